@@ -1,0 +1,26 @@
+# The two commands of the README: `make book` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch first, as the CPU wheel for this machine kind; an existing torch in the venv is kept.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: book test install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+
+book: install
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "The book is in _build/html/index.html"
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf _build

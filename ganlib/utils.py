@@ -1,0 +1,115 @@
+"""Small helpers every chapter needs: device choice, seeding and the run budget.
+
+Holds: :func:`get_device`, :func:`seed_everything`, :func:`budget`, :func:`steps` and the
+library's error type :class:`GanlibError`. It does not hold anything that trains or plots.
+
+The run budget is the one switch that decides how long every training run in the book is::
+
+    GANLIB_BUDGET=smoke    # a few steps: notebook tests (nbval) finish in seconds
+    GANLIB_BUDGET=default  # (or unset) the book's published run, sized for a 2-core CPU
+    GANLIB_BUDGET=4        # a number: the default run times that factor (a GPU, Colab)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["GanlibError", "get_device", "seed_everything", "budget", "steps", "BUDGET_ENV"]
+
+BUDGET_ENV = "GANLIB_BUDGET"  # the one environment variable that sets the run budget
+
+
+class GanlibError(ValueError):
+    """Bad input to ganlib: the message says what was expected and what was given."""
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Return the best available device: CUDA, then Apple MPS, then the CPU.
+
+    Parameters
+    ----------
+    prefer : str, optional
+        Force a device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``); ``None`` picks automatically.
+
+    Returns
+    -------
+    torch.device
+    """
+    if prefer is not None:
+        device = torch.device(prefer)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise GanlibError(f"device {prefer!r} was asked for but CUDA is not available here")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise GanlibError(f"device {prefer!r} was asked for but MPS is not available here")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) so a run can be repeated.
+
+    Parameters
+    ----------
+    seed : int
+        Any non-negative integer.
+
+    Returns
+    -------
+    torch.Generator
+        A CPU generator seeded with ``seed``, for code that wants its own random stream.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise GanlibError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return torch.Generator().manual_seed(seed)
+
+
+def budget() -> float:
+    """Return the run budget from ``GANLIB_BUDGET``: 0 for ``smoke``, 1 for the default, or a factor.
+
+    Returns
+    -------
+    float
+        ``0.0`` means smoke (a few steps); ``1.0`` the book's published run; ``k`` scales it k times.
+    """
+    raw = os.environ.get(BUDGET_ENV, "").strip().lower()
+    if raw in ("", "default", "full"):
+        return 1.0
+    if raw == "smoke":
+        return 0.0
+    try:
+        factor = float(raw)
+    except ValueError:
+        factor = float("nan")
+    if not math.isfinite(factor) or factor <= 0:
+        raise GanlibError(f"{BUDGET_ENV} must be 'smoke', 'default' or a positive number, got {raw!r}")
+    return factor
+
+
+def steps(default: int, smoke: int = 5) -> int:
+    """Return how many steps a run should take under the current budget.
+
+    Parameters
+    ----------
+    default : int
+        Steps of the book's published run (sized for a 2-core CPU).
+    smoke : int
+        Steps under ``GANLIB_BUDGET=smoke``: just enough to exercise the code.
+
+    Returns
+    -------
+    int
+    """
+    factor = budget()
+    return int(smoke) if factor == 0.0 else max(1, int(round(default * factor)))
