@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = commands.add_parser("train", help="train a GAN; writes OUT/checkpoint.pt and OUT/history.json",
                             description="Train a GAN. Unset options take the recommended recipe "
                                         "for the dataset (ganlib.recipes).")
-    t.add_argument("--dataset", choices=DATASETS, default="mnist", help="training data (default: mnist)")
+    t.add_argument("--dataset", choices=DATASETS, help="training data (default: mnist)")
     t.add_argument("--model", choices=MODELS, help="networks (default: dcgan for mnist, mlp for ring/grid)")
     t.add_argument("--loss", choices=tuple(LOSSES), help="GAN loss (default: the recipe's, ns)")
     t.add_argument("--steps", type=_positive_int, help="total generator steps (default: the recipe's)")
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr-g", type=_positive_float, help="generator learning rate")
     t.add_argument("--lr-d", type=_positive_float, help="discriminator learning rate")
     t.add_argument("--d-steps", type=_positive_int, help="discriminator steps per generator step (k)")
-    t.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
+    t.add_argument("--seed", type=_non_negative_int, help="random seed (default: 0)")
     t.add_argument("--out", required=True, help="output folder")
     t.add_argument("--checkpoint-every", type=_non_negative_int, default=0,
                    help="also save a checkpoint every N steps (default: 0, only at the end)")
@@ -117,27 +117,34 @@ def _write_json(path: Path, obj) -> None:
 def cmd_train(args) -> int:
     """Train from the recipe (or resume a run), saving the checkpoint and history in ``--out``."""
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise GanlibError(f"--out {out} exists and is not a folder")
     device = get_device(args.device)
     if args.resume:
+        fixed = [f"--{k.replace('_', '-')}" for k in ("dataset", "model", "loss", "batch_size", "lr_g", "lr_d",
+                                                      "d_steps", "seed") if getattr(args, k) is not None]
+        if fixed:
+            raise GanlibError(f"--resume continues the run as it was saved: drop {', '.join(fixed)}")
         run = restore_run(out / CHECKPOINT_NAME, device=device)
         total = args.steps if args.steps is not None else run.step + run.config.num_steps
         if total <= run.step:
             raise GanlibError(f"the run in {out} is already at step {run.step}; ask for --steps above it")
         config = dataclasses.replace(run.config, num_steps=total - run.step, progress=not args.quiet)
-        dataset = run.dataset or "mnist"
+        dataset, data_seed = run.dataset or "mnist", run.config.seed  # the run's own training set
     else:
         if (out / CHECKPOINT_NAME).exists():
             raise GanlibError(f"{out / CHECKPOINT_NAME} exists; use --resume to continue it, or another --out")
         changes = {"loss": args.loss, "batch_size": args.batch_size, "lr_g": args.lr_g,
                    "lr_d": args.lr_d, "d_steps": args.d_steps, "num_steps": args.steps}
-        plan = recipe(args.dataset, args.model, seed=args.seed, progress=not args.quiet,
+        dataset, data_seed = args.dataset or "mnist", args.seed or 0
+        plan = recipe(dataset, args.model, seed=data_seed, progress=not args.quiet,
                       **{k: v for k, v in changes.items() if v is not None})
-        seed_everything(args.seed)  # the models' initial weights
+        seed_everything(data_seed)  # the models' initial weights
         generator, discriminator = build_models(**plan.model)
         run = new_run(generator, discriminator, plan.config, device)
-        run.model_spec, run.dataset = plan.model, args.dataset
-        config, dataset = plan.config, args.dataset
-    x, _ = load_dataset(dataset, seed=args.seed)
+        run.model_spec, run.dataset = plan.model, dataset
+        config = plan.config
+    x, _ = load_dataset(dataset, seed=data_seed)
     out.mkdir(parents=True, exist_ok=True)
 
     def save(r):
@@ -180,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except GanlibError as exc:
+    except (GanlibError, OSError) as exc:  # bad input or an unusable path: one line, no traceback
         print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

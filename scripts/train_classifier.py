@@ -31,6 +31,8 @@ WEIGHT_DECAY = 1e-4
 MAX_SHIFT = 2        # random translation of up to this many pixels each way
 TRAIN_SEED = 0       # seeds the initialization, the batches and the shifts
 BACKGROUND = -1.0    # pixel value of empty paper in [-1, 1] images
+OUTLIERS = 32        # non-digit images per batch for outlier exposure
+OE_WEIGHT = 0.5      # weight of the outlier loss (Hendrycks et al., 2019 use 0.5)
 
 
 def random_shift(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -41,6 +43,22 @@ def random_shift(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     rows = (dy + torch.arange(h))[:, :, None]                                   # (B, 28, 1)
     cols = (dx + torch.arange(w))[:, None, :]                                   # (B, 1, 28)
     return padded[torch.arange(b)[:, None, None], 0, rows, cols].unsqueeze(1)  # (B, 1, 28, 28)
+
+
+def outliers(n: int, digits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """``n`` non-digits ``(n, 1, 28, 28)``: uniform noise, smooth blobs, and digits with shuffled pixels.
+
+    The classifier learns to answer these with a flat softmax (outlier exposure), so noise and
+    blobs, which an untrained generator makes, are not confidently called a digit.
+    """
+    k = n // 3
+    noise = torch.rand(k, 1, 28, 28, generator=generator) * 2 - 1
+    coarse = torch.rand(k, 1, 7, 7, generator=generator) * 2 - 1
+    blobs = F.interpolate(coarse, size=28, mode="bilinear", align_corners=False)
+    pick = digits[torch.randint(len(digits), (n - 2 * k,), generator=generator)].flatten(1)
+    perm = torch.argsort(torch.rand(pick.shape, generator=generator), dim=1)
+    shuffled = pick.gather(1, perm).view(-1, 1, 28, 28)
+    return torch.cat([noise, blobs, shuffled])
 
 
 @torch.no_grad()
@@ -70,7 +88,11 @@ def main() -> None:
         order = torch.randperm(len(x_train), generator=generator)
         for i in range(0, len(order), BATCH_SIZE):
             batch = order[i:i + BATCH_SIZE]
-            loss = F.cross_entropy(model(random_shift(x_train[batch], generator)), y_train[batch])
+            digits = random_shift(x_train[batch], generator)
+            logits = model(torch.cat([digits, outliers(OUTLIERS, x_train, generator)]))
+            # digits: cross-entropy with the label; outliers: cross-entropy with the uniform label
+            loss = F.cross_entropy(logits[:len(batch)], y_train[batch]) \
+                - OE_WEIGHT * logits[len(batch):].log_softmax(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -1,0 +1,240 @@
+"""Tests of the command line (DESIGN.md section 4): ``python -m ganlib train | sample``.
+
+The end-to-end contract runs the real entry point in a subprocess (``python -m ganlib``): exit
+status, files written, stderr. Starting Python with torch costs ~4 s of CPU a process on the test
+machine, so the long table of bad arguments calls :func:`ganlib.cli.main` in-process (the same
+code path minus the interpreter start), and a few of its rows are repeated in a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from ganlib.checkpoint import load_checkpoint, load_generator
+from ganlib.cli import main
+from ganlib.losses import LOSSES
+from ganlib.train import sample
+
+TIMEOUT_S = 180  # generous: the machine is shared; a hang must still end the test
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env.pop("GANLIB_BUDGET", None)  # the CLI's lengths come from its arguments, not the budget
+    env["OMP_NUM_THREADS"] = "1"    # tiny models on a shared 2-core machine: one thread is fastest
+    env["MPLBACKEND"] = "Agg"
+    return env
+
+
+def cli(*args, cwd) -> subprocess.CompletedProcess:
+    """Run ``python -m ganlib ARGS`` in ``cwd`` and return the finished process (text output)."""
+    return subprocess.run([sys.executable, "-m", "ganlib", *map(str, args)], cwd=cwd, env=_env(),
+                          capture_output=True, text=True, timeout=TIMEOUT_S)
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None):
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def main_in_process(argv, capsys) -> tuple[int, str, str]:
+    """Call ``ganlib.cli.main(argv)``; return (exit status, stdout, stderr) as the process would.
+
+    pytest records warnings instead of printing them; here they are printed to stderr with
+    Python's default filters, as they would be in ``python -m ganlib``.
+    """
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        warnings.showwarning = _print_warning
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse exits; main returns
+            code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err):
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].strip(), f"expected one line on stderr, got {err!r}"
+
+
+# --- fixtures: one real training run, shared by the module ------------------------------------
+
+@pytest.fixture(scope="module")
+def ring_run(tmp_path_factory):
+    """``train --dataset ring --steps 6`` through the real entry point; returns (folder, process)."""
+    cwd = tmp_path_factory.mktemp("cli")
+    proc = cli("train", "--dataset", "ring", "--steps", 6, "--seed", 0, "--quiet", "--out", "run", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return cwd / "run", proc
+
+
+@pytest.fixture
+def garbage_checkpoint(tmp_path):
+    path = tmp_path / "garbage.pt"
+    path.write_bytes(b"this is not a checkpoint\n" * 10)
+    return path
+
+
+def _samples(run_dir, n=32, seed=0) -> torch.Tensor:
+    """What ``sample`` draws, computed in-process."""
+    return sample(load_generator(run_dir / "checkpoint.pt"), n, seed=seed)
+
+
+# --- train and sample -------------------------------------------------------------------------
+
+def test_train_writes_checkpoint_and_history(ring_run):
+    run_dir, proc = ring_run
+    assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoint.pt", "history.json"]
+    state = load_checkpoint(run_dir / "checkpoint.pt")
+    assert state["step"] == 6 and state["dataset"] == "ring"
+    assert state["model_spec"]["name"] == "mlp"
+    history = json.loads((run_dir / "history.json").read_text())
+    assert set(history) == {"step", "d_loss", "g_loss", "d_real", "d_fake", "seconds"}
+    assert history["step"][-1] == 6
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])  # one JSON line on stdout
+    assert summary["step"] == 6 and np.isfinite(summary["d_loss"])
+
+
+def test_sample_ring_shape_and_seeds(ring_run, capsys):
+    run_dir, _ = ring_run
+    cwd = run_dir.parent
+    proc = cli("sample", "--checkpoint", "run/checkpoint.pt", "--n", 50, "--seed", 1, "--out", "s1.npy", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["shape"] == [50, 2]
+    for seed, name in ((1, "s1b.npy"), (2, "s2.npy")):  # in-process: a second Python start costs seconds
+        code, _, err = main_in_process(["sample", "--checkpoint", run_dir / "checkpoint.pt", "--n", 50,
+                                        "--seed", seed, "--out", cwd / name], capsys)
+        assert code == 0, err
+    a, b, c = (np.load(cwd / name) for name in ("s1.npy", "s1b.npy", "s2.npy"))
+    assert a.shape == (50, 2) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)   # same seed, another process: the same samples
+    assert not np.array_equal(a, c)       # another seed: other samples
+    np.testing.assert_array_equal(a, _samples(run_dir, 50, seed=1).numpy())  # and what sample() draws
+    assert not list(cwd.glob("*.tmp"))
+
+
+def test_mnist_dcgan_end_to_end(tmp_path, capsys):
+    proc = cli("train", "--dataset", "mnist", "--model", "dcgan", "--steps", 2, "--batch-size", 8,
+               "--quiet", "--out", "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "run" / "checkpoint.pt").is_file() and (tmp_path / "run" / "history.json").is_file()
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["model_spec"]["name"] == "dcgan"
+    code, out, err = main_in_process(["sample", "--checkpoint", tmp_path / "run" / "checkpoint.pt", "--n", 6,
+                                      "--out", tmp_path / "x.npy"], capsys)
+    assert code == 0, err
+    x = np.load(tmp_path / "x.npy")
+    assert x.shape == (6, 1, 28, 28) and x.dtype == np.float32
+    assert x.min() >= -1.0 and x.max() <= 1.0
+    assert json.loads(out)["shape"] == [6, 1, 28, 28]
+
+
+def test_resume_continues_to_steps_and_equals_one_run(ring_run, tmp_path, capsys):
+    run_dir, _ = ring_run  # 6 steps in one call (seed 0)
+    out = tmp_path / "split"
+    code, _, err = main_in_process(["train", "--dataset", "ring", "--steps", 3, "--quiet", "--out", out], capsys)
+    assert code == 0, err
+    code, _, err = main_in_process(["train", "--resume", "--steps", 6, "--quiet", "--out", out], capsys)
+    assert code == 0, err
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 6
+    # histories differ by design (a partial log row at step 3), so compare what the runs generate
+    torch.testing.assert_close(_samples(out), _samples(run_dir), rtol=0, atol=0)
+
+
+def test_resume_of_a_seeded_run_equals_one_run(tmp_path, capsys):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    for argv in (["train", "--dataset", "ring", "--steps", 6, "--seed", 3, "--quiet", "--out", whole],
+                 ["train", "--dataset", "ring", "--steps", 3, "--seed", 3, "--quiet", "--out", split],
+                 ["train", "--resume", "--steps", 6, "--quiet", "--out", split]):
+        code, _, err = main_in_process(argv, capsys)
+        assert code == 0, err
+    torch.testing.assert_close(_samples(split), _samples(whole), rtol=0, atol=0)
+
+
+def test_train_help_lists_the_losses(capsys):
+    code, out, _ = main_in_process(["train", "--help"], capsys)
+    assert code == 0
+    assert "{" + ",".join(LOSSES) + "}" in out  # argparse lists the choices of --loss: {ns,minimax,...}
+    assert "--resume" in out
+
+
+# --- bad arguments: exit 2, one line on stderr, no traceback ----------------------------------
+
+BAD = [  # (id, argv); {run}: a folder with a 6-step ring checkpoint; {garbage}: a file of junk
+    ("no-command", []),
+    ("unknown-command", ["evaluat"]),
+    ("unknown-dataset", ["train", "--dataset", "cifar", "--out", "{tmp}/o"]),
+    ("unknown-model", ["train", "--model", "resnet", "--out", "{tmp}/o"]),
+    ("unknown-loss", ["train", "--loss", "wgan", "--out", "{tmp}/o"]),
+    ("steps-0", ["train", "--steps", "0", "--out", "{tmp}/o"]),
+    ("steps-negative", ["train", "--steps", "-3", "--out", "{tmp}/o"]),
+    ("steps-abc", ["train", "--steps", "abc", "--out", "{tmp}/o"]),
+    ("batch-size-0", ["train", "--batch-size", "0", "--out", "{tmp}/o"]),
+    ("lr-g-negative", ["train", "--lr-g", "-1", "--out", "{tmp}/o"]),
+    ("lr-g-nan", ["train", "--lr-g", "nan", "--out", "{tmp}/o"]),
+    ("lr-d-inf", ["train", "--lr-d", "inf", "--out", "{tmp}/o"]),
+    ("d-steps-0", ["train", "--d-steps", "0", "--out", "{tmp}/o"]),
+    ("seed-negative", ["train", "--seed", "-1", "--out", "{tmp}/o"]),
+    ("missing-out", ["train", "--dataset", "ring"]),
+    ("no-recipe", ["train", "--dataset", "ring", "--model", "dcgan", "--out", "{tmp}/o"]),
+    ("out-has-checkpoint", ["train", "--dataset", "ring", "--steps", "3", "--out", "{run}"]),
+    ("resume-nothing", ["train", "--resume", "--steps", "3", "--out", "{tmp}/empty"]),
+    ("resume-already-there", ["train", "--resume", "--steps", "6", "--out", "{run}"]),
+    ("sample-missing-checkpoint", ["sample", "--checkpoint", "{tmp}/none.pt", "--out", "{tmp}/s.npy"]),
+    ("sample-garbage-checkpoint", ["sample", "--checkpoint", "{garbage}", "--out", "{tmp}/s.npy"]),
+    ("sample-not-npy", ["sample", "--checkpoint", "{run}/checkpoint.pt", "--out", "{tmp}/s.txt"]),
+    ("sample-n-0", ["sample", "--checkpoint", "{run}/checkpoint.pt", "--n", "0", "--out", "{tmp}/s.npy"]),
+    ("sample-missing-checkpoint-arg", ["sample", "--out", "{tmp}/s.npy"]),
+    ("sample-seed-negative", ["sample", "--checkpoint", "{run}/checkpoint.pt", "--seed", "-2", "--out", "{tmp}/s.npy"]),
+]
+if not torch.cuda.is_available():
+    BAD.append(("device-cuda-missing", ["train", "--dataset", "ring", "--device", "cuda", "--out", "{tmp}/o"]))
+
+MORE_BAD = [  # paths and values only ganlib (not argparse) can judge
+    pytest.param(["train", "--dataset", "ring", "--steps", "2", "--out", "{tmp}/a-file"], id="out-is-a-file"),
+    pytest.param(["train", "--dataset", "ring", "--steps", "2", "--device", "bogus", "--out", "{tmp}/o"],
+                 id="device-bogus"),
+    pytest.param(["sample", "--checkpoint", "{pickle}", "--out", "{tmp}/s.npy"], id="sample-plain-pickle"),
+]
+
+
+def _fill(argv, ring_run, tmp_path, garbage):
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "plain.pkl").write_bytes(pickle.dumps({"weights": [1.0, 2.0]}))  # a pickle, not a checkpoint
+    names = {"run": ring_run[0], "tmp": tmp_path, "garbage": garbage, "pickle": tmp_path / "plain.pkl"}
+    return [a.format(**names) for a in argv]
+
+
+@pytest.mark.parametrize("argv", [pytest.param(argv, id=name) for name, argv in BAD] + MORE_BAD)
+def test_bad_arguments_exit_2_with_one_line(argv, ring_run, tmp_path, garbage_checkpoint, capsys):
+    before = (ring_run[0] / "checkpoint.pt").read_bytes()
+    code, out, err = main_in_process(_fill(argv, ring_run, tmp_path, garbage_checkpoint), capsys)
+    assert_one_line_error(code, err)
+    assert "error" in err
+    assert not (tmp_path / "o").exists()  # nothing written for a refused command
+    assert (ring_run[0] / "checkpoint.pt").read_bytes() == before  # and the existing run untouched
+
+
+def test_an_existing_run_is_not_overwritten_without_resume(ring_run, capsys):
+    code, _, err = main_in_process(["train", "--dataset", "ring", "--out", ring_run[0]], capsys)
+    assert code == 2 and "--resume" in err
+
+
+@pytest.mark.parametrize("name", ["steps-0", "sample-garbage-checkpoint"])
+def test_bad_arguments_through_the_real_entry_point(name, ring_run, tmp_path, garbage_checkpoint):
+    argv = _fill(dict(BAD)[name], ring_run, tmp_path, garbage_checkpoint)
+    proc = cli(*argv, cwd=tmp_path)
+    assert_one_line_error(proc.returncode, proc.stderr)
+    assert proc.stdout == ""

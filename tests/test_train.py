@@ -1,0 +1,362 @@
+"""Tests of ganlib.train: step isolation, a seeded smoke run, determinism, resuming, input checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import math
+
+import pytest
+import torch
+
+from ganlib import build_models, seed_everything
+from ganlib.losses import get_loss
+from ganlib.train import HISTORY_KEYS, TrainConfig, d_step, g_step, new_run, sample, train
+from ganlib.utils import GanlibError
+
+# `ganlib.train` is the function (re-exported by the package), which shadows the module of the
+# same name for `import ganlib.train as ...`; the module itself is needed to patch d_step/g_step.
+train_mod = importlib.import_module("ganlib.train")
+
+B = 8  # batch size for single-step tests
+
+
+def _models(name: str):
+    """A tiny pair: the MLP for 2-D points or a narrow DCGAN (it has BatchNorm in G)."""
+    seed_everything(0)
+    if name == "mlp":
+        return build_models("mlp", data_shape=(2,), latent_dim=4, hidden=(16,))
+    return build_models("dcgan", latent_dim=4, width=4)
+
+
+def _batch(name: str) -> torch.Tensor:
+    shape = (2,) if name == "mlp" else (1, 28, 28)
+    return torch.rand(B, *shape) * 2 - 1  # real data in [-1, 1]
+
+
+def _adam(module: torch.nn.Module) -> torch.optim.Optimizer:
+    return torch.optim.Adam(module.parameters(), lr=1e-2)
+
+
+def _params(module):
+    return {k: p.detach().clone() for k, p in module.named_parameters()}
+
+
+def _history_without_time(history):
+    return {k: v for k, v in history.items() if k != "seconds"}  # wall time differs run to run
+
+
+# --- isolation of the two steps ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["mlp", "dcgan"])
+def test_d_step_changes_d_and_no_generator_parameter(name):
+    generator, discriminator = _models(name)
+    g_before, d_before = _params(generator), _params(discriminator)
+    out = d_step(generator, discriminator, _adam(discriminator), _batch(name), torch.randn(B, 4),
+                 get_loss("ns"))
+    # only parameters: G runs forward in train mode here, so BatchNorm running statistics move
+    for k, v in _params(generator).items():
+        assert torch.equal(v, g_before[k]), f"d_step changed generator parameter {k}"
+    assert all(p.grad is None for p in generator.parameters()), "d_step built a graph through G"
+    assert any(not torch.equal(v, d_before[k]) for k, v in _params(discriminator).items())
+    assert set(out) == {"d_loss", "d_real", "d_fake"}
+    assert all(v.shape == () and not v.requires_grad for v in out.values())
+    assert 0 <= out["d_real"] <= 1 and 0 <= out["d_fake"] <= 1
+
+
+@pytest.mark.parametrize("name", ["mlp", "dcgan"])
+def test_g_step_changes_g_and_no_discriminator_parameter(name):
+    generator, discriminator = _models(name)
+    g_before, d_before = _params(generator), _params(discriminator)
+    out = g_step(generator, discriminator, _adam(generator), torch.randn(B, 4), get_loss("ns"))
+    for k, v in _params(discriminator).items():
+        assert torch.equal(v, d_before[k]), f"g_step changed discriminator parameter {k}"
+    assert all(p.grad is None for p in discriminator.parameters()), "g_step left gradients in D"
+    assert all(p.requires_grad for p in discriminator.parameters()), "g_step left D frozen"
+    assert any(not torch.equal(v, g_before[k]) for k, v in _params(generator).items())
+    assert set(out) == {"g_loss"} and out["g_loss"].shape == ()
+
+
+def test_g_step_does_not_touch_gradients_left_in_d_by_a_d_step():
+    generator, discriminator = _models("mlp")
+    loss = get_loss("ns")
+    d_step(generator, discriminator, _adam(discriminator), _batch("mlp"), torch.randn(B, 4), loss)
+    d_grads = [p.grad.clone() for p in discriminator.parameters()]
+    g_step(generator, discriminator, _adam(generator), torch.randn(B, 4), loss)
+    for p, before in zip(discriminator.parameters(), d_grads):
+        assert torch.equal(p.grad, before)
+
+
+def test_g_step_takes_no_real_data_and_d_sees_only_fakes():
+    assert "x_real" not in inspect.signature(g_step).parameters
+    generator, discriminator = _models("mlp")
+    z = torch.randn(B, 4)
+    with torch.no_grad():
+        expected = generator(z)
+    seen = []
+    discriminator.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    g_step(generator, discriminator, _adam(generator), z, get_loss("ns"))
+    assert len(seen) == 1 and torch.equal(seen[0], expected)
+
+
+def test_g_step_restores_d_trainability_even_when_the_loss_fails():
+    generator, discriminator = _models("mlp")
+
+    def broken(d_fake):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        g_step(generator, discriminator, _adam(generator), torch.randn(B, 4), get_loss("ns")._replace(g=broken))
+    assert all(p.requires_grad for p in discriminator.parameters())
+
+
+# --- a seeded smoke run -----------------------------------------------------------------------
+
+def test_smoke_run_history(make_models, ring_data, tiny_config):
+    generator, discriminator = make_models()
+    run = train(generator, discriminator, ring_data, tiny_config, device="cpu")
+    assert run.step == 20
+    assert set(run.history) == set(HISTORY_KEYS)
+    assert run.history["step"] == [5.0, 10.0, 15.0, 20.0]
+    for key, values in run.history.items():
+        assert len(values) == 4, key
+        assert all(isinstance(v, float) and math.isfinite(v) for v in values), key
+    assert all(0 <= v <= 1 for v in run.history["d_real"] + run.history["d_fake"])
+    assert run.history["seconds"] == sorted(run.history["seconds"])
+    assert generator.training and discriminator.training
+
+
+def test_a_last_partial_interval_still_gets_a_history_row(make_models, ring_data, tiny_config):
+    generator, discriminator = make_models()
+    run = train(generator, discriminator, ring_data, dataclasses.replace(tiny_config, num_steps=7))
+    assert run.history["step"] == [5.0, 7.0]
+
+
+def test_same_seed_same_history_and_weights(make_models, ring_data, tiny_config, state_copy, assert_same_state):
+    runs = []
+    for _ in range(2):
+        generator, discriminator = make_models(seed=0)
+        runs.append(train(generator, discriminator, ring_data, tiny_config))
+    a, b = runs
+    assert _history_without_time(a.history) == _history_without_time(b.history)
+    assert_same_state(state_copy(a.generator), state_copy(b.generator))
+    assert_same_state(state_copy(a.discriminator), state_copy(b.discriminator))
+
+
+def test_a_different_run_seed_gives_a_different_run(make_models, ring_data, tiny_config):
+    g1, d1 = make_models(seed=0)
+    g2, d2 = make_models(seed=0)  # same initial weights: only the batches and noise differ
+    a = train(g1, d1, ring_data, tiny_config)
+    b = train(g2, d2, ring_data, dataclasses.replace(tiny_config, seed=1))
+    assert a.history["d_loss"] != b.history["d_loss"]
+
+
+def test_continuing_10_plus_10_equals_20_bit_for_bit(make_models, ring_data, tiny_config, state_copy,
+                                                     assert_same_state):
+    g1, d1 = make_models()
+    whole = train(g1, d1, ring_data, tiny_config)  # 20 steps, a row every 5
+
+    g2, d2 = make_models()
+    half = dataclasses.replace(tiny_config, num_steps=10)
+    part = train(g2, d2, ring_data, half)
+    part = train(g2, d2, ring_data, run=part)  # continues with the run's config: 10 more
+    assert part.step == whole.step == 20
+    assert _history_without_time(part.history) == _history_without_time(whole.history)
+    assert_same_state(state_copy(g1), state_copy(g2))
+    assert_same_state(state_copy(d1), state_copy(d2))
+    assert_same_state(whole.opt_g.state_dict()["state"][0], part.opt_g.state_dict()["state"][0])
+
+
+def test_continuing_needs_the_runs_own_models(make_models, ring_data, tiny_config):
+    generator, discriminator = make_models()
+    run = train(generator, discriminator, ring_data, dataclasses.replace(tiny_config, num_steps=1))
+    other_g, _ = make_models()
+    with pytest.raises(GanlibError, match="own generator"):
+        train(other_g, discriminator, ring_data, run=run)
+
+
+def test_continuing_with_a_new_learning_rate_uses_it(make_models, ring_data, tiny_config):
+    generator, discriminator = make_models()
+    run = train(generator, discriminator, ring_data, dataclasses.replace(tiny_config, num_steps=1))
+    run = train(generator, discriminator, ring_data,
+                dataclasses.replace(tiny_config, num_steps=1, lr_g=1e-3, lr_d=5e-4), run=run)
+    assert run.config.lr_g == 1e-3
+    assert run.opt_g.param_groups[0]["lr"] == 1e-3
+    assert run.opt_d.param_groups[0]["lr"] == 5e-4
+
+
+def test_callback_is_called_after_every_step(make_models, ring_data, tiny_config):
+    generator, discriminator = make_models()
+    seen = []
+    train(generator, discriminator, ring_data, dataclasses.replace(tiny_config, num_steps=6),
+          callback=lambda run: seen.append(run.step))
+    assert seen == [1, 2, 3, 4, 5, 6]
+
+
+def test_keyboard_interrupt_returns_the_partial_run(make_models, ring_data, tiny_config):
+    generator, discriminator = make_models()
+
+    def stop_at_3(run):
+        if run.step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.warns(UserWarning, match="interrupted at step 3"):
+        run = train(generator, discriminator, ring_data, tiny_config, callback=stop_at_3)
+    assert run.step == 3
+    assert run.history["step"] == [3.0]
+
+
+# --- TrainConfig validation -------------------------------------------------------------------
+
+@pytest.mark.parametrize("changes", [
+    {"num_steps": 0}, {"num_steps": -5}, {"num_steps": 2.0}, {"num_steps": True},
+    {"batch_size": 0}, {"batch_size": False}, {"d_steps": 0}, {"log_every": 0}, {"num_fixed": 0},
+    {"snapshot_every": -1}, {"snapshot_every": True},
+    {"lr_g": float("nan")}, {"lr_g": -1e-3}, {"lr_d": 0.0}, {"lr_d": float("inf")}, {"lr_g": "2e-4"},
+    {"betas": (1.0, 0.999)}, {"betas": (0.5, -0.1)}, {"betas": (0.5,)},
+    {"loss": "wgan"}, {"seed": -1}, {"seed": True},
+])
+def test_train_config_rejects_bad_values(changes):
+    with pytest.raises(GanlibError):
+        TrainConfig(**changes)
+
+
+def test_train_config_is_frozen_and_has_the_documented_defaults():
+    config = TrainConfig()
+    assert (config.lr_g, config.lr_d, config.betas, config.loss, config.d_steps) == (2e-4, 2e-4, (0.5, 0.999), "ns", 1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.num_steps = 5
+
+
+# --- data checks ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad_data, match", [
+    (torch.zeros(64, 3), r"shape \(N, 2\)"),
+    (torch.zeros(64, 2, dtype=torch.int64), "floating point"),
+    (torch.full((64, 2), float("nan")), "NaN"),
+    (torch.zeros(16, 2), "larger than the data"),
+    ([[0.0, 0.0]] * 64, "torch.Tensor"),
+])
+def test_train_rejects_bad_data(make_models, tiny_config, bad_data, match):
+    generator, discriminator = make_models()
+    with pytest.raises(GanlibError, match=match):
+        train(generator, discriminator, bad_data, tiny_config)
+
+
+def test_train_rejects_0_255_pixels_for_a_tanh_generator(tiny_config):
+    generator, discriminator = build_models("mlp", data_shape=(1, 28, 28), latent_dim=4, hidden=(8,))
+    pixels = torch.randint(0, 256, (64, 1, 28, 28)).float()
+    with pytest.raises(GanlibError, match=r"\[-1, 1\]"):
+        train(generator, discriminator, pixels, tiny_config)
+    # the same images scaled as the message says are accepted
+    train(generator, discriminator, pixels / 127.5 - 1, dataclasses.replace(tiny_config, num_steps=1))
+
+
+def test_train_accepts_unbounded_data_without_tanh(make_models, tiny_config):
+    generator, discriminator = make_models()  # 2-D MLP: no tanh, the grid spans [-4, 4]
+    data = 4 * torch.rand(64, 2)
+    run = train(generator, discriminator, data, dataclasses.replace(tiny_config, num_steps=1))
+    assert run.step == 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_train_on_missing_cuda_raises_ganlib_error(make_models, ring_data, tiny_config):
+    generator, discriminator = make_models()
+    with pytest.raises(GanlibError, match="CUDA"):
+        train(generator, discriminator, ring_data, tiny_config, device="cuda")
+
+
+# --- k discriminator steps, snapshots ---------------------------------------------------------
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_d_steps_k_makes_k_d_updates_per_g_update(make_models, ring_data, tiny_config, monkeypatch, k):
+    calls = {"d": 0, "g": 0}
+    real_d_step, real_g_step = train_mod.d_step, train_mod.g_step
+
+    def counting_d_step(*args, **kwargs):
+        calls["d"] += 1
+        return real_d_step(*args, **kwargs)
+
+    def counting_g_step(*args, **kwargs):
+        calls["g"] += 1
+        return real_g_step(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "d_step", counting_d_step)
+    monkeypatch.setattr(train_mod, "g_step", counting_g_step)
+    generator, discriminator = make_models()
+    run = train(generator, discriminator, ring_data, dataclasses.replace(tiny_config, num_steps=4, d_steps=k))
+    assert calls == {"d": 4 * k, "g": 4}
+    # and the optimizers agree: Adam counts its own updates
+    d_adam_steps = {float(s["step"]) for s in run.opt_d.state.values()}
+    g_adam_steps = {float(s["step"]) for s in run.opt_g.state.values()}
+    assert d_adam_steps == {4.0 * k} and g_adam_steps == {4.0}
+
+
+def test_snapshots_every_n_steps_at_fixed_noise(make_models, ring_data, tiny_config):
+    generator, discriminator = make_models()
+    config = dataclasses.replace(tiny_config, num_steps=12, snapshot_every=4, num_fixed=6)
+    run = train(generator, discriminator, ring_data, config)
+    assert [step for step, _ in run.snapshots] == [4, 8, 12]
+    for _, x in run.snapshots:
+        assert x.shape == (6, 2) and x.device.type == "cpu" and x.dtype == torch.float32
+    # the last snapshot is the final generator at the run's fixed noise
+    torch.testing.assert_close(run.snapshots[-1][1], sample(generator, 6, z=run.fixed_z))
+    assert not torch.equal(run.snapshots[0][1], run.snapshots[-1][1])
+
+
+def test_no_snapshots_by_default(make_models, ring_data, tiny_config):
+    generator, discriminator = make_models()
+    assert train(generator, discriminator, ring_data, tiny_config).snapshots == []
+
+
+def test_new_run_fixed_noise_comes_from_the_seed(make_models, tiny_config):
+    g1, d1 = make_models()
+    g2, d2 = make_models()
+    a = new_run(g1, d1, tiny_config, torch.device("cpu"))
+    b = new_run(g2, d2, tiny_config, torch.device("cpu"))
+    assert a.fixed_z.shape == (tiny_config.num_fixed, 4)
+    assert torch.equal(a.fixed_z, b.fixed_z)
+
+
+# --- sample -----------------------------------------------------------------------------------
+
+def test_sample_is_reproducible_with_a_seed(make_models):
+    generator, _ = make_models()
+    a, b, c = sample(generator, 10, seed=3), sample(generator, 10, seed=3), sample(generator, 10, seed=4)
+    assert a.shape == (10, 2) and a.dtype == torch.float32 and a.device.type == "cpu"
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+    assert not a.requires_grad
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_sample_leaves_the_training_mode_as_it_was(training):
+    generator, _ = _models("dcgan")
+    generator.train(training)
+    sample(generator, 3, seed=0)
+    assert generator.training is training
+
+
+def test_sample_uses_eval_mode_so_batchnorm_is_per_example():
+    generator, _ = _models("dcgan")
+    generator.train()
+    z = torch.randn(5, 4)
+    together = sample(generator, 5, z=z)
+    one_by_one = sample(generator, 5, z=z, batch_size=1)  # batch statistics would fail at batch size 1
+    torch.testing.assert_close(together, one_by_one)
+    assert together.shape == (5, 1, 28, 28)
+
+
+def test_sample_with_z_uses_that_noise(make_models):
+    generator, _ = make_models()
+    z = torch.randn(7, 4)
+    with torch.no_grad():
+        expected = generator(z)
+    torch.testing.assert_close(sample(generator, 7, z=z), expected)
+
+
+def test_sample_needs_an_integer_latent_dim():
+    net = torch.nn.Linear(3, 2)
+    with pytest.raises(GanlibError, match="latent_dim"):
+        sample(net, 4, seed=0)

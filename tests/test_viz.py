@@ -1,0 +1,98 @@
+"""Tests of ganlib.viz: grid layout and range, the history figure, self-contained animations."""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: draw into memory
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from ganlib.utils import GanlibError  # noqa: E402
+from ganlib.viz import animate_snapshots, image_grid, plot_history, plot_points, show_images  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_image_grid_shape_and_layout():
+    images = torch.zeros(12, 1, 28, 28)
+    grid = image_grid(images, nrow=5, pad=2)
+    # 12 images in rows of 5 -> 3 rows; each cell is 28 + 2 pad, plus a pad at the far edge
+    assert grid.shape == (3 * 30 + 2, 5 * 30 + 2)
+    assert grid.dtype == np.float32
+
+
+def test_image_grid_maps_minus1_1_to_0_1_and_clips():
+    images = torch.stack([torch.full((1, 4, 4), v) for v in (-1.0, 0.0, 1.0, 3.0, -3.0)])
+    grid = image_grid(images, nrow=5, pad=1)
+    assert grid.min() >= 0.0 and grid.max() <= 1.0
+    cell = lambda i: grid[1:5, 1 + i * 5: 5 + i * 5]  # noqa: E731
+    assert np.all(cell(0) == 0.0) and np.all(cell(1) == 0.5) and np.all(cell(2) == 1.0)
+    assert np.all(cell(3) == 1.0) and np.all(cell(4) == 0.0)
+    assert grid[0, 0] == 1.0  # padding is white
+
+
+def test_image_grid_accepts_numpy():
+    assert image_grid(np.zeros((3, 1, 8, 8), dtype=np.float32), nrow=3, pad=0).shape == (8, 24)
+
+
+@pytest.mark.parametrize("shape", [(4, 28, 28), (4, 3, 28, 28), (4, 2), (28, 28)])
+def test_image_grid_rejects_non_grey_image_batches(shape):
+    with pytest.raises(GanlibError, match=r"\(N, 1, H, W\)"):
+        image_grid(torch.zeros(shape))
+
+
+def test_show_images_returns_axes_with_the_grid():
+    ax = show_images(torch.zeros(6, 1, 28, 28), nrow=3, title="six")
+    assert ax.get_title() == "six"
+    assert ax.images[0].get_array().shape == image_grid(torch.zeros(6, 1, 28, 28), nrow=3).shape
+
+
+def test_plot_history_returns_a_figure_with_two_axes():
+    history = {"step": [1, 2, 3], "d_loss": [1.4, 1.3, 1.2], "g_loss": [0.7, 0.8, 0.9],
+               "d_real": [0.5, 0.6, 0.7], "d_fake": [0.5, 0.4, 0.3], "seconds": [0.1, 0.2, 0.3]}
+    fig = plot_history(history, title="run")
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert len(fig.axes) == 2
+    loss_ax, d_ax = fig.axes
+    np.testing.assert_array_equal(loss_ax.lines[0].get_ydata(), history["d_loss"])
+    np.testing.assert_array_equal(d_ax.lines[1].get_ydata(), history["d_fake"])
+    assert d_ax.get_ylim() == (0.0, 1.0)
+
+
+def test_animate_snapshots_embeds_its_frames():
+    g = torch.Generator().manual_seed(0)
+    snapshots = [(step, torch.rand(4, 1, 8, 8, generator=g) * 2 - 1) for step in (10, 20, 30)]
+    html = animate_snapshots(snapshots, nrow=2)
+    text = html.data
+    # self-contained: no script or image fetched over the network, frames inline as data URIs
+    assert not re.search(r"""<script[^>]+src=["']?https?:""", text)
+    assert not re.search(r"""src=["']?https?:""", text)
+    assert text.count("data:image/png;base64") == 3
+
+
+def test_animate_snapshots_without_snapshots_says_how_to_get_them():
+    with pytest.raises(GanlibError, match="snapshot_every"):
+        animate_snapshots([])
+
+
+def test_animate_snapshots_of_2d_points_is_a_shape_error():
+    with pytest.raises(GanlibError, match=r"\(N, 1, H, W\)"):
+        animate_snapshots([(1, torch.zeros(16, 2))])
+
+
+def test_plot_points_scatters_points_and_means():
+    points = torch.randn(50, 2)
+    ax = plot_points(points, means=np.zeros((8, 2)), lim=2, title="ring")
+    assert len(ax.collections) == 2
+    assert ax.collections[0].get_offsets().shape == (50, 2)
+    assert ax.get_xlim() == (-2, 2) and ax.get_title() == "ring"
