@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=_non_negative_int, default=0, help="noise seed (default: 0)")
     s.add_argument("--out", required=True, help="output .npy file: float32 (N,1,28,28) or (N,2)")
     s.add_argument("--device", help="cpu, cuda or mps (default: cpu)")
+
+    e = commands.add_parser("evaluate", help="print the metrics of a .npy file of samples as one JSON object")
+    e.add_argument("--samples", required=True, help="a .npy file: (N,1,28,28) in [-1,1] or (N,2)")
+    e.add_argument("--dataset", choices=DATASETS, required=True, help="what the samples imitate")
     return parser
 
 
@@ -178,7 +182,22 @@ def cmd_sample(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample}
+def cmd_evaluate(args) -> int:
+    """Print :func:`ganlib.metrics.evaluate` of the samples as one JSON object."""
+    from .metrics import evaluate  # loads the classifier only when asked
+
+    path = Path(args.samples)
+    if not path.is_file():
+        raise GanlibError(f"no samples file at {path}")
+    try:
+        samples = np.load(path, allow_pickle=False)  # never unpickle objects from a file
+    except (ValueError, OSError) as exc:
+        raise GanlibError(f"{path} is not a readable .npy array of numbers ({type(exc).__name__})") from None
+    print(json.dumps({"dataset": args.dataset, **evaluate(samples, args.dataset)}))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate}
 
 
 def main(argv: list[str] | None = None) -> int:

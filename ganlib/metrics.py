@@ -69,18 +69,21 @@ class MNISTClassifier(nn.Module):
             nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),          # (B, 2w, 7, 7)
             nn.Conv2d(2 * width, 4 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),      # (B, 4w, 3, 3)
             nn.Flatten(),                                                                   # (B, 36w)
-            nn.Linear(4 * width * 9, FEATURE_DIM), nn.ReLU(),                               # (B, 128)
+            nn.Linear(4 * width * 9, FEATURE_DIM),                                          # (B, 128)
         )
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(FEATURE_DIM, NUM_CLASSES)
+        self.head = nn.Sequential(nn.ReLU(), nn.Dropout(dropout), nn.Linear(FEATURE_DIM, NUM_CLASSES))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate features ``(B, 128)`` of images ``(B, 1, 28, 28)`` in [-1, 1]."""
+        """Penultimate features ``(B, 128)`` of images ``(B, 1, 28, 28)`` in [-1, 1], before the ReLU.
+
+        Before the ReLU, because after it every non-digit the classifier rejects lands on the
+        same point (all zeros), and distances between such samples would mean nothing.
+        """
         return self.body(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``(B, 10)``."""
-        return self.head(self.dropout(self.features(x)))
+        return self.head(self.features(x))
 
 
 def file_sha256(path: str | Path) -> str:

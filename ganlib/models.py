@@ -128,10 +128,12 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """DCGAN discriminator for 28x28 images: strided convolutions, LeakyReLU, no BatchNorm.
+    """DCGAN discriminator for 28x28 images: strided convolutions, LeakyReLU, BatchNorm after the second.
 
-    BatchNorm is left out of D on purpose: D sees real and fake batches separately, and batch
-    statistics would let it tell them apart by the batch rather than by the image.
+    As in Radford et al. (2016), the first layer has no BatchNorm. D sees real and fake minibatches
+    separately (as in pytorch/examples' DCGAN), so its BatchNorm statistics are those of one kind of
+    batch at a time; on the 5 000 offline digits this learns markedly faster than the same D without
+    BatchNorm (measured when the recipe was chosen: see ``ganlib.recipes``).
 
     Parameters
     ----------
@@ -143,12 +145,13 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         self.data_shape = MNIST_SHAPE
         self.net = nn.Sequential(
-            nn.Conv2d(1, width, 4, stride=2, padding=1),              # (B, w, 14, 14)
+            nn.Conv2d(1, width, 4, stride=2, padding=1),                          # (B, w, 14, 14)
             nn.LeakyReLU(LEAKY_SLOPE),
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),      # (B, 2w, 7, 7)
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1, bias=False),      # (B, 2w, 7, 7)
+            nn.BatchNorm2d(2 * width),
             nn.LeakyReLU(LEAKY_SLOPE),
-            nn.Flatten(),                                             # (B, 2w * 49)
-            nn.Linear(2 * width * 7 * 7, 1),                          # (B, 1) logit
+            nn.Flatten(),                                                         # (B, 2w * 49)
+            nn.Linear(2 * width * 7 * 7, 1),                                      # (B, 1) logit
         )
         init_dcgan_weights(self)
 

@@ -46,19 +46,22 @@ def random_shift(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def outliers(n: int, digits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """``n`` non-digits ``(n, 1, 28, 28)``: uniform noise, smooth blobs, and digits with shuffled pixels.
+    """``n`` non-digits ``(n, 1, 28, 28)``: noise, smooth blobs, flat greys, digits with shuffled pixels.
 
-    The classifier learns to answer these with a flat softmax (outlier exposure), so noise and
-    blobs, which an untrained generator makes, are not confidently called a digit.
+    The classifier learns to answer these with a flat softmax (outlier exposure, Hendrycks et al.,
+    2019), so the noise, blobs and blank pages of an untrained generator are not confidently
+    called a digit.
     """
-    k = n // 3
+    k = n // 4
     noise = torch.rand(k, 1, 28, 28, generator=generator) * 2 - 1
     coarse = torch.rand(k, 1, 7, 7, generator=generator) * 2 - 1
     blobs = F.interpolate(coarse, size=28, mode="bilinear", align_corners=False)
-    pick = digits[torch.randint(len(digits), (n - 2 * k,), generator=generator)].flatten(1)
+    level = torch.rand(k, 1, 1, 1, generator=generator) * 2 - 1
+    flat = level + 0.1 * torch.rand(k, 1, 1, 1, generator=generator) * torch.randn(k, 1, 28, 28, generator=generator)
+    pick = digits[torch.randint(len(digits), (n - 3 * k,), generator=generator)].flatten(1)
     perm = torch.argsort(torch.rand(pick.shape, generator=generator), dim=1)
     shuffled = pick.gather(1, perm).view(-1, 1, 28, 28)
-    return torch.cat([noise, blobs, shuffled])
+    return torch.cat([noise, blobs, flat.clamp(-1, 1), shuffled])
 
 
 @torch.no_grad()
@@ -71,7 +74,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--out", default=str(CLASSIFIER_PATH), help="weights file to write")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads; 0 = torch's default")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     generator = seed_everything(TRAIN_SEED)
     x, y = load_mnist()

@@ -198,6 +198,13 @@ BAD = [  # (id, argv); {run}: a folder with a 6-step ring checkpoint; {garbage}:
     ("sample-n-0", ["sample", "--checkpoint", "{run}/checkpoint.pt", "--n", "0", "--out", "{tmp}/s.npy"]),
     ("sample-missing-checkpoint-arg", ["sample", "--out", "{tmp}/s.npy"]),
     ("sample-seed-negative", ["sample", "--checkpoint", "{run}/checkpoint.pt", "--seed", "-2", "--out", "{tmp}/s.npy"]),
+    ("resume-with-other-loss", ["train", "--resume", "--loss", "hinge", "--steps", "9", "--out", "{run}"]),
+    ("evaluate-missing-file", ["evaluate", "--samples", "{tmp}/none.npy", "--dataset", "mnist"]),
+    ("evaluate-garbage-file", ["evaluate", "--samples", "{garbage}", "--dataset", "mnist"]),
+    ("evaluate-unknown-dataset", ["evaluate", "--samples", "{tmp}/none.npy", "--dataset", "cifar"]),
+    ("evaluate-wrong-shape", ["evaluate", "--samples", "{points}", "--dataset", "mnist"]),
+    ("evaluate-nan", ["evaluate", "--samples", "{nan_points}", "--dataset", "ring"]),
+    ("evaluate-out-of-range", ["evaluate", "--samples", "{bright_images}", "--dataset", "mnist"]),
 ]
 if not torch.cuda.is_available():
     BAD.append(("device-cuda-missing", ["train", "--dataset", "ring", "--device", "cuda", "--out", "{tmp}/o"]))
@@ -213,7 +220,13 @@ MORE_BAD = [  # paths and values only ganlib (not argparse) can judge
 def _fill(argv, ring_run, tmp_path, garbage):
     (tmp_path / "a-file").write_text("not a folder")
     (tmp_path / "plain.pkl").write_bytes(pickle.dumps({"weights": [1.0, 2.0]}))  # a pickle, not a checkpoint
-    names = {"run": ring_run[0], "tmp": tmp_path, "garbage": garbage, "pickle": tmp_path / "plain.pkl"}
+    arrays = {"points": np.zeros((200, 2), np.float32),                        # ring-shaped, not images
+              "nan_points": np.full((200, 2), np.nan, np.float32),
+              "bright_images": np.full((200, 1, 28, 28), 255.0, np.float32)}   # pixels not scaled to [-1, 1]
+    for name, array in arrays.items():
+        np.save(tmp_path / f"{name}.npy", array)
+    names = {"run": ring_run[0], "tmp": tmp_path, "garbage": garbage, "pickle": tmp_path / "plain.pkl",
+             **{name: tmp_path / f"{name}.npy" for name in arrays}}
     return [a.format(**names) for a in argv]
 
 
@@ -238,3 +251,32 @@ def test_bad_arguments_through_the_real_entry_point(name, ring_run, tmp_path, ga
     proc = cli(*argv, cwd=tmp_path)
     assert_one_line_error(proc.returncode, proc.stderr)
     assert proc.stdout == ""
+
+
+def test_evaluate_prints_one_json_object_that_tells_digits_from_noise(tmp_path, capsys):
+    from ganlib.metrics import heldout_mnist
+
+    real = heldout_mnist()[0][:500].numpy()
+    noise = np.random.default_rng(0).uniform(-1, 1, real.shape).astype(np.float32)
+    scores = {}
+    for name, array in (("real", real), ("noise", noise)):
+        np.save(tmp_path / f"{name}.npy", array)
+        code, out, err = main_in_process(["evaluate", "--samples", tmp_path / f"{name}.npy",
+                                          "--dataset", "mnist"], capsys)
+        assert code == 0, err
+        lines = out.strip().splitlines()
+        assert len(lines) == 1
+        scores[name] = json.loads(lines[0])
+    assert scores["real"]["fid"] < 3 * scores["real"]["fid_floor"] < scores["noise"]["fid"]
+    assert scores["real"]["confident_fraction"] > 0.9 > scores["noise"]["confident_fraction"]
+
+
+def test_evaluate_ring_samples_from_the_cli(ring_run, tmp_path, capsys):
+    run_dir, _ = ring_run
+    code, _, err = main_in_process(["sample", "--checkpoint", run_dir / "checkpoint.pt", "--n", 300,
+                                    "--out", tmp_path / "p.npy"], capsys)
+    assert code == 0, err
+    code, out, err = main_in_process(["evaluate", "--samples", tmp_path / "p.npy", "--dataset", "ring"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["dataset"] == "ring" and 0 <= result["modes"] <= 8
