@@ -194,7 +194,8 @@ def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_d
     latent_dim : int
         Size of ``z``.
     **kwargs
-        ``hidden`` / ``g_hidden`` / ``d_hidden`` / ``out_activation`` for the MLP, ``width`` for DCGAN.
+        ``hidden`` / ``g_hidden`` / ``d_hidden`` / ``out_activation`` for the MLP; ``width`` (or
+        ``g_width`` / ``d_width``) for DCGAN.
 
     Returns
     -------
@@ -216,8 +217,9 @@ def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_d
             raise GanlibError(f"the DCGAN models are for 28x28 images {MNIST_SHAPE}, not {data_shape}; "
                               "use --model mlp for 2-D data")
         width = int(kwargs.pop("width", 64))
+        g_width, d_width = int(kwargs.pop("g_width", width)), int(kwargs.pop("d_width", width))
         _no_extra(kwargs, name)
-        return DCGANGenerator(latent_dim=latent_dim, width=width), DCGANDiscriminator(width=width)
+        return DCGANGenerator(latent_dim=latent_dim, width=g_width), DCGANDiscriminator(width=d_width)
     raise GanlibError(f"unknown model {name!r}; expected one of {MODELS}")
 
 
