@@ -10,7 +10,7 @@ from .data import gaussian_1d, grid_means, load_dataset, load_mnist, ring_means,
 from .losses import LOSSES, get_loss
 from .models import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, build_models,
                      init_dcgan_weights)
-from .train import Run, TrainConfig, d_step, g_step, new_run, sample, train
+from .train import Run, TrainConfig, TrainingDiverged, d_step, g_step, new_run, sample, train
 from .utils import GanlibError, budget, get_device, seed_everything, steps
 
 __version__ = "0.1.0"
@@ -21,6 +21,6 @@ __all__ = [
     "LOSSES", "get_loss",
     "DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator", "build_models",
     "init_dcgan_weights",
-    "Run", "TrainConfig", "d_step", "g_step", "new_run", "sample", "train",
+    "Run", "TrainConfig", "TrainingDiverged", "d_step", "g_step", "new_run", "sample", "train",
     "GanlibError", "budget", "get_device", "seed_everything", "steps",
 ]

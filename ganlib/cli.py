@@ -28,7 +28,7 @@ from .data import DATASETS, load_dataset
 from .losses import LOSSES
 from .models import MODELS, build_models
 from .recipes import recipe
-from .train import new_run, sample, train
+from .train import TrainingDiverged, new_run, sample, train
 from .utils import GanlibError, get_device, seed_everything
 
 __all__ = ["main", "build_parser"]
@@ -159,7 +159,11 @@ def cmd_train(args) -> int:
         if args.checkpoint_every and r.step % args.checkpoint_every == 0:
             save(r)
 
-    run = train(run.generator, run.discriminator, x, config, run=run, callback=every)
+    try:
+        run = train(run.generator, run.discriminator, x, config, run=run, callback=every)
+    except TrainingDiverged:
+        save(run)  # train() rolled the run back to its last finite step: keep that, then report
+        raise
     save(run)
     print(json.dumps({"out": str(out), "step": run.step, "seconds": round(run.seconds, 1),
                       "d_loss": run.history["d_loss"][-1], "g_loss": run.history["g_loss"][-1]}))
@@ -206,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except TrainingDiverged as exc:  # not a usage error: the run went bad, its last good state is saved
+        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except (GanlibError, OSError) as exc:  # bad input or an unusable path: one line, no traceback
         print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
         return 2

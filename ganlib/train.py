@@ -11,6 +11,7 @@ discriminator updates, each on a fresh minibatch of real data and of noise.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 import warnings
@@ -23,7 +24,7 @@ from torch import nn
 from .losses import GANLoss, LOSSES, get_loss
 from .utils import GanlibError, get_device
 
-__all__ = ["TrainConfig", "Run", "d_step", "g_step", "train", "sample", "HISTORY_KEYS"]
+__all__ = ["TrainConfig", "Run", "TrainingDiverged", "d_step", "g_step", "new_run", "train", "sample", "HISTORY_KEYS"]
 
 HISTORY_KEYS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "seconds")
 
@@ -204,6 +205,12 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
     Run
         The models, optimizers, step, history (a row every ``log_every`` steps) and snapshots.
         On ``KeyboardInterrupt`` the partial run is returned with a warning; models stay usable.
+
+    Raises
+    ------
+    TrainingDiverged
+        When a logged loss is NaN or infinite; the models, optimizers, random stream and history
+        are first rolled back to the last finite history row, so nothing good is lost.
     """
     if run is None:
         config = config or TrainConfig()
@@ -241,6 +248,7 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
     generator.train()
     discriminator.train()
     bar = _progress_bar(config)
+    last_good = _remember(run)  # where a diverging run is rolled back to
     start = time.perf_counter() - run.seconds
     try:
         for _ in range(config.num_steps):
@@ -262,19 +270,20 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
                 _snapshot(run)
             if run.step % config.log_every == 0:
                 run.seconds = time.perf_counter() - start
-                _log(run, totals, rows_since_log, bar)
+                _log_or_roll_back(run, totals, rows_since_log, bar, last_good)
                 rows_since_log = 0
+                last_good = _remember(run)
             if callback is not None:
                 callback(run)
     except KeyboardInterrupt:
         warnings.warn(f"training interrupted at step {run.step}; returning the run so far", stacklevel=2)
     finally:
         run.seconds = time.perf_counter() - start
-        if rows_since_log:
-            _log(run, totals, rows_since_log, bar)
         if bar is not None:
             bar.close()
         generator.train()
+    if rows_since_log:
+        _log_or_roll_back(run, totals, rows_since_log, None, last_good)
     return run
 
 
@@ -348,9 +357,41 @@ def _snapshot(run: Run) -> None:
     run.snapshots.append((run.step, sample(run.generator, len(run.fixed_z), z=run.fixed_z)))
 
 
-def _log(run: Run, totals: torch.Tensor, rows: int, bar) -> None:
+class TrainingDiverged(GanlibError):
+    """A loss became NaN or infinite; the run was rolled back to its last finite history row."""
+
+
+def _remember(run: Run) -> dict:
+    """A copy of everything a step changes, taken at each finite history row (a few MB at most)."""
+    return {"generator": copy.deepcopy(run.generator.state_dict()),
+            "discriminator": copy.deepcopy(run.discriminator.state_dict()),
+            "opt_g": copy.deepcopy(run.opt_g.state_dict()), "opt_d": copy.deepcopy(run.opt_d.state_dict()),
+            "rng": run.rng.get_state(), "step": run.step, "seconds": run.seconds,
+            "rows": len(run.history["step"]), "snapshots": len(run.snapshots)}
+
+
+def _log_or_roll_back(run: Run, totals: torch.Tensor, rows: int, bar, last_good: dict) -> None:
     means = (totals / rows).tolist()  # the one host sync, once per log interval
     totals.zero_()
+    if all(math.isfinite(m) for m in means):
+        _log(run, means, bar)
+        return
+    bad_step = run.step
+    run.generator.load_state_dict(last_good["generator"])
+    run.discriminator.load_state_dict(last_good["discriminator"])
+    run.opt_g.load_state_dict(last_good["opt_g"])
+    run.opt_d.load_state_dict(last_good["opt_d"])
+    run.rng.set_state(last_good["rng"])
+    run.step, run.seconds = last_good["step"], last_good["seconds"]
+    for values in run.history.values():
+        del values[last_good["rows"]:]
+    del run.snapshots[last_good["snapshots"]:]
+    raise TrainingDiverged(f"the losses became NaN or infinite between steps {last_good['step']} and {bad_step}; "
+                           f"the models and optimizers are back at step {run.step}, the last finite one "
+                           "(try a smaller learning rate, or another loss)")
+
+
+def _log(run: Run, means: list[float], bar) -> None:
     row = dict(zip(("d_loss", "g_loss", "d_real", "d_fake"), means), step=run.step, seconds=run.seconds)
     for key in HISTORY_KEYS:
         run.history[key].append(float(row[key]))

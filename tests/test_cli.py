@@ -280,3 +280,26 @@ def test_evaluate_ring_samples_from_the_cli(ring_run, tmp_path, capsys):
     assert code == 0, err
     result = json.loads(out)
     assert result["dataset"] == "ring" and 0 <= result["modes"] <= 8
+
+
+def test_kill_9_during_training_leaves_a_checkpoint_that_samples(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "ganlib", "train", "--dataset", "ring", "--steps", "100000",
+                             "--checkpoint-every", "1", "--quiet", "--out", str(out)],
+                            cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while not (out / "checkpoint.pt").exists():  # the first save: training is under way
+            assert proc.poll() is None and time.monotonic() < deadline, "training did not start"
+            time.sleep(0.05)
+        time.sleep(0.7)  # mid-run, with a save every step: the kill lands during or between writes
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert state["step"] >= 1
+    samples = sample(load_generator(out / "checkpoint.pt"), 16, seed=0)
+    assert samples.shape == (16, 2) and torch.isfinite(samples).all()

@@ -360,3 +360,36 @@ def test_sample_needs_an_integer_latent_dim():
     net = torch.nn.Linear(3, 2)
     with pytest.raises(GanlibError, match="latent_dim"):
         sample(net, 4, seed=0)
+
+
+class _NaNAfter(torch.nn.Module):
+    """Wraps a discriminator; from its ``after``-th forward call on, its logits are NaN."""
+
+    def __init__(self, inner, after):
+        super().__init__()
+        self.inner, self.after, self.calls = inner, after, 0
+
+    def forward(self, x):
+        self.calls += 1
+        out = self.inner(x)
+        return out * float("nan") if self.calls > self.after else out
+
+
+def test_a_diverging_run_stops_with_a_clear_error_and_keeps_the_last_good_state(make_models, ring_data,
+                                                                                 tiny_config, state_copy,
+                                                                                 assert_same_state):
+    from ganlib.train import TrainingDiverged
+
+    generator, discriminator = make_models()
+    clean = train(generator, discriminator, ring_data, dataclasses.replace(tiny_config, num_steps=10))
+    good_g, good_d = state_copy(clean.generator), state_copy(clean.discriminator)
+
+    generator, discriminator = make_models()
+    wrapped = _NaNAfter(discriminator, after=3 * 12)  # 3 D calls per step: NaN from step 13 on
+    run = new_run(generator, wrapped, dataclasses.replace(tiny_config, num_steps=20), torch.device("cpu"))
+    with pytest.raises(TrainingDiverged, match="back at step 10"):
+        train(generator, wrapped, ring_data, run=run)
+    assert run.step == 10 and run.history["step"] == [5, 10]
+    assert all(math.isfinite(v) for v in run.history["d_loss"])
+    assert_same_state(state_copy(run.generator), good_g)
+    assert_same_state(state_copy(wrapped.inner), good_d)
