@@ -393,3 +393,17 @@ def test_a_diverging_run_stops_with_a_clear_error_and_keeps_the_last_good_state(
     assert all(math.isfinite(v) for v in run.history["d_loss"])
     assert_same_state(state_copy(run.generator), good_g)
     assert_same_state(state_copy(wrapped.inner), good_d)
+
+
+def test_keyboard_interrupt_returns_the_partial_run_and_usable_models(make_models, ring_data, tiny_config):
+    def stop_at_seven(run):
+        if run.step == 7:
+            raise KeyboardInterrupt  # what a notebook's "interrupt kernel" raises mid-loop
+
+    generator, discriminator = make_models()
+    with pytest.warns(UserWarning, match="interrupted at step 7"):
+        run = train(generator, discriminator, ring_data, tiny_config, callback=stop_at_seven)
+    assert run.step == 7 and run.history["step"] == [5, 7]  # the partial interval is logged too
+    assert generator.training
+    run = train(generator, discriminator, ring_data, dataclasses.replace(tiny_config, num_steps=3), run=run)
+    assert run.step == 10 and torch.isfinite(sample(generator, 4, seed=0)).all()
