@@ -83,5 +83,259 @@ def _run(label: str, fn, cases, hint: str) -> CheckResult:
 
 # --- Chapters 3 and 4 -------------------------------------------------------------------------------
 
+_CH3_LATENT, _CH3_HIDDEN = 4, (16,)  # the tiny 2-D pair the chapter 3 checkers train
+
+
+def _ch3_models(seed: int):
+    """A tiny MLP ``(generator, discriminator)`` for 2-D points, identical for the same seed."""
+    import torch
+
+    from .models import build_models
+
+    with torch.random.fork_rng(devices=[]):  # do not disturb the reader's global random stream
+        torch.manual_seed(seed)
+        return build_models("mlp", data_shape=(2,), latent_dim=_CH3_LATENT, hidden=_CH3_HIDDEN)
+
+
+def _params_differ(got, expected, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> str | None:
+    """Compare two lists of (name, tensor); describe the first parameter that differs."""
+    import torch
+
+    for (name, a), (_, b) in zip(got, expected):
+        if a.shape != b.shape or not torch.allclose(a, b, atol=atol, rtol=rtol):
+            gap = (a - b).abs().max().item() if a.shape == b.shape else float("nan")
+            return f"{what} parameter {name} differs from the reference (largest gap {gap:.2e})"
+    return None
+
+
+def _named(module) -> list:
+    return [(n, p.detach().clone()) for n, p in module.named_parameters()]
+
+
+def _g_step_case(seed: int, loss_name: str, frozen: str | None):
+    """One case for :func:`ex_3_2`: the reader's models, the reference result, and a comparison."""
+    import copy
+
+    import torch
+
+    from .losses import get_loss
+    from .train import g_step
+
+    generator, discriminator = _ch3_models(seed)
+    if frozen is not None:  # a D with a layer frozen on purpose: the step must leave it frozen
+        discriminator.get_parameter(frozen).requires_grad_(False)
+    for p in discriminator.parameters():  # gradients left over from a D step: a G step must not touch them
+        p.grad = torch.full_like(p, 0.5)
+    z = torch.randn(32, _CH3_LATENT, generator=torch.Generator().manual_seed(seed))
+    ref_g, ref_d = copy.deepcopy(generator), copy.deepcopy(discriminator)
+    g_step(ref_g, ref_d, torch.optim.Adam(ref_g.parameters(), lr=1e-2), z.clone(), get_loss(loss_name))
+    flags = [p.requires_grad for p in discriminator.parameters()]
+    d_before = _named(discriminator)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=1e-2)
+
+    def compare(_got, _expected):
+        problem = _params_differ(_named(generator), _named(ref_g), "G")
+        if problem:
+            return problem + " (G should take one Adam step on -log D(G(z)), gradients through D)"
+        if any(not torch.equal(a, b) for (_, a), (_, b) in zip(_named(discriminator), d_before)):
+            return "a weight of D changed: the generator step must leave D's weights alone"
+        if any(p.grad is None or not torch.equal(p.grad, torch.full_like(p, 0.5)) for p in discriminator.parameters()):
+            return "D's .grad changed: your backward pass also wrote gradients into D"
+        if [p.requires_grad for p in discriminator.parameters()] != flags:
+            return "D's requires_grad flags are not as they were before the step: restore them"
+        return None
+
+    return (generator, discriminator, opt_g, z.clone()), None, compare
+
+
+@_checker("ex-3-2")
+def ex_3_2(g_step_fn) -> CheckResult:
+    """Check a generator step ``g_step_fn(generator, discriminator, opt_g, z)`` with the non-saturating loss.
+
+    It must move G exactly as :func:`ganlib.train.g_step` does, and leave D's weights, D's gradients and
+    D's ``requires_grad`` flags as it found them.
+    """
+    label = "ex-3-2"
+    _require_callable(label, g_step_fn)
+    cases = [("a fresh pair", *_g_step_case(0, "ns", None)),
+             ("a pair whose D has a frozen layer", *_g_step_case(1, "ns", "net.1.weight"))]
+    return _run(label, g_step_fn, cases,
+                "freeze D for the step (requires_grad_(False) on its trainable parameters, restored in a "
+                "finally: block) or use torch.autograd.grad with respect to G's parameters only")
+
+
+def _train_case(seed: int, **changes):
+    """One case for :func:`ex_3_3`: a config, fresh models, ganlib.train's result, and a comparison."""
+    import copy
+
+    import torch
+
+    from .data import sample_toy
+    from .train import TrainConfig, train
+
+    config = TrainConfig(num_steps=6, batch_size=16, lr_g=1e-2, lr_d=1e-2, log_every=3, num_fixed=8,
+                         progress=False, seed=seed, **changes)
+    data = sample_toy("ring", 256, generator=torch.Generator().manual_seed(seed))
+    generator, discriminator = _ch3_models(seed)
+    ref_g, ref_d = copy.deepcopy(generator), copy.deepcopy(discriminator)
+    train(ref_g, ref_d, data, config, device="cpu")
+    described = ", ".join(f"{k}={v!r}" for k, v in changes.items())
+
+    def compare(_got, _expected):
+        for module, ref, what in ((generator, ref_g, "G"), (discriminator, ref_d, "D")):
+            problem = _params_differ(_named(module), _named(ref), what)
+            if problem:
+                return f"{problem} after {config.num_steps} steps with {described}"
+        return None
+
+    return (generator, discriminator, data.clone(), config), None, compare
+
+
+@_checker("ex-3-3")
+def ex_3_3(train_fn) -> CheckResult:
+    """Check a from-scratch Algorithm 1 ``train_fn(generator, discriminator, data, config)`` against ganlib.train.
+
+    ``train_fn`` trains the two models in place for ``config.num_steps`` generator steps, with
+    ``config.d_steps`` discriminator steps before each and the loss ``config.loss`` ("ns" or "minimax");
+    the final weights must equal those :func:`ganlib.train` reaches from the same start.
+    """
+    label = "ex-3-3"
+    _require_callable(label, train_fn)
+    cases = [(f"seed {seed}, loss {loss!r}, k = {k}", *_train_case(seed, loss=loss, d_steps=k))
+             for seed, loss, k in ((1, "ns", 1), (2, "minimax", 2), (3, "minimax", 3))]
+    return _run(label, train_fn, cases,
+                "one torch.Generator(device=data.device).manual_seed(config.seed); draw config.num_fixed "
+                "fixed noise vectors first; then per D step the batch indices (torch.randint) before the "
+                "noise; fresh noise for the G step; Adam with config.betas for each player")
+
+
+def _reference_d_star(p_data, p_g):
+    import numpy as np
+
+    p_data, p_g = np.asarray(p_data, dtype=np.float64), np.asarray(p_g, dtype=np.float64)
+    return p_data / (p_data + p_g)
+
+
+def _array_gap(got, expected, atol: float) -> str | None:
+    import numpy as np
+
+    try:
+        got = np.asarray(got.detach().cpu() if hasattr(got, "detach") else got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return f"expected an array of numbers, got {type(got).__name__}"
+    if got.shape != expected.shape:
+        return f"expected shape {expected.shape}, got {got.shape}"
+    if not np.all(np.isfinite(got)):
+        return "the result has NaN or infinite values"
+    gap = float(np.max(np.abs(got - expected))) if got.size else 0.0
+    return None if gap <= atol else f"largest difference from the reference {gap:.3g}"
+
+
+def _gaussian_pdf(x, mean: float, std: float):
+    import numpy as np
+
+    return np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))
+
+
+@_checker("ex-4-1")
+def ex_4_1(optimal_discriminator) -> CheckResult:
+    """Check ``optimal_discriminator(p_data, p_g)``: D*(x) = p_data(x) / (p_data(x) + p_g(x)), elementwise.
+
+    The two arguments are NumPy arrays of the densities on the same points (their sum is positive).
+    """
+    import numpy as np
+
+    x = np.linspace(-4, 4, 41)
+    cases = []
+    for description, p_data, p_g in (
+            ("p_data = N(0, 1), p_g = N(1, 0.5)", _gaussian_pdf(x, 0, 1), _gaussian_pdf(x, 1, 0.5)),
+            ("p_g = p_data", _gaussian_pdf(x, 0, 1), _gaussian_pdf(x, 0, 1)),
+            ("p_g = 0 on the left half", _gaussian_pdf(x, 0, 1), np.where(x < 0, 0.0, 0.25)),
+            ("a single point", np.array([0.3]), np.array([0.1]))):
+        expected = _reference_d_star(p_data, p_g)
+        cases.append((description, (p_data.copy(), p_g.copy()), expected,
+                      lambda got, exp: _array_gap(got, exp, 1e-9)))
+    return _run("ex-4-1", optimal_discriminator, cases,
+                "for a fixed x, maximize a*log(y) + b*log(1 - y) over y in (0, 1): set the derivative to zero")
+
+
+def _reference_jsd(p, q, x) -> float:
+    """JSD(p || q) in nats by the trapezoid rule, with 0 log 0 = 0."""
+    import numpy as np
+
+    p, q, x = (np.asarray(a, dtype=np.float64) for a in (p, q, x))
+    m = 0.5 * (p + q)
+
+    def kl(a):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            integrand = np.where(a > 0, a * np.log(np.where(a > 0, a, 1.0) / np.where(m > 0, m, 1.0)), 0.0)
+        return float(np.sum(0.5 * (integrand[1:] + integrand[:-1]) * np.diff(x)))
+
+    return 0.5 * kl(p) + 0.5 * kl(q)
+
+
+def _scalar_gap(got, expected: float, atol: float, if_not_finite: str) -> str | None:
+    try:
+        got = float(got)
+    except (TypeError, ValueError, RuntimeError):
+        return f"expected one number, got {type(got).__name__}"
+    if got != got or abs(got) == float("inf"):
+        return f"got {got}, expected {expected:.6f}: {if_not_finite}"
+    return None if abs(got - expected) <= atol else f"got {got:.6f}, expected {expected:.6f}"
+
+
+@_checker("ex-4-2")
+def ex_4_2(jsd) -> CheckResult:
+    """Check ``jsd(p, q, x)``: the Jensen-Shannon divergence (natural log) of densities sampled on grid ``x``.
+
+    Any quadrature as accurate as the trapezoid rule on these fine grids passes.
+    """
+    import math
+
+    import numpy as np
+
+    x = np.linspace(-10, 10, 4001)
+    uniform_left = np.where((x >= -3) & (x < -1), 0.5, 0.0)
+    uniform_right = np.where((x >= 1) & (x < 3), 0.5, 0.0)
+    cases = []
+    for description, p, q in (
+            ("p = q = N(0, 1) (expect 0)", _gaussian_pdf(x, 0, 1), _gaussian_pdf(x, 0, 1)),
+            ("N(0, 1) vs N(1, 1)", _gaussian_pdf(x, 0, 1), _gaussian_pdf(x, 1, 1)),
+            ("N(0, 1) vs N(0, 2)", _gaussian_pdf(x, 0, 1), _gaussian_pdf(x, 0, 2)),
+            ("disjoint supports (expect log 2)", uniform_left, uniform_right)):
+        expected = _reference_jsd(p, q, x)
+        cases.append((description, (p.copy(), q.copy(), x.copy()), expected,
+                      lambda got, exp: _scalar_gap(got, exp, 1e-3, "where a density is 0, p log(p/m) is 0")))
+    assert abs(cases[-1][2] - math.log(2)) < 1e-2  # the reference itself: disjoint supports give log 2
+    return _run("ex-4-2", jsd, cases,
+                "JSD = ½ KL(p || m) + ½ KL(q || m) with m = (p + q) / 2; where p = 0 the integrand p log(p/m) "
+                "is 0 (torch.xlogy / scipy.special.xlogy do this)")
+
+
+@_checker("ex-4-3")
+def ex_4_3(d_loss_from_logits) -> CheckResult:
+    """Check ``d_loss_from_logits(d_real, d_fake)``: D's binary cross-entropy -V(D, G) from logits ``(B,)``.
+
+    Real = 1, fake = 0; the mean over each batch; finite for any finite logit.
+    """
+    import torch
+
+    from .losses import d_loss_bce
+
+    rng = torch.Generator().manual_seed(4)
+    cases = []
+    for description, d_real, d_fake in (
+            ("random logits", torch.randn(64, generator=rng), torch.randn(64, generator=rng)),
+            ("unequal batch sizes", torch.randn(8, generator=rng), torch.randn(24, generator=rng)),
+            ("a confident D (logits ±30)", torch.full((16,), 30.0), torch.full((16,), -30.0)),
+            ("a badly wrong D (logits ∓200)", torch.full((16,), -200.0), torch.full((16,), 200.0))):
+        expected = float(d_loss_bce(d_real, d_fake))
+        cases.append((description, (d_real.clone(), d_fake.clone()), expected,
+                      lambda got, exp: _scalar_gap(got, exp, 1e-4 * max(1.0, abs(exp)),
+                                                   "log(sigmoid(l)) overflows for large |l|")))
+    return _run("ex-4-3", d_loss_from_logits, cases,
+                "-log sigmoid(l) = softplus(-l) and -log(1 - sigmoid(l)) = softplus(l) are exact and never "
+                "overflow; average each batch, then add (no factor ½)")
+
 
 # --- Chapter 5 onwards ------------------------------------------------------------------------------

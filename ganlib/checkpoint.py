@@ -63,6 +63,7 @@ def save_checkpoint(path: str | os.PathLike, run: Run) -> Path:
         "fixed_z": run.fixed_z.cpu(),
         "config": dataclasses.asdict(run.config),
         "history": {k: list(v) for k, v in run.history.items()},
+        "evaluations": [dict(e) for e in run.evaluations],
         "dataset": run.dataset,
     }
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -141,6 +142,7 @@ def restore_run(path: str | os.PathLike, device: torch.device | str | None = Non
     run.fixed_z = state["fixed_z"].to(run.fixed_z.device)
     run.step, run.seconds = int(state["step"]), float(state["seconds"])
     run.history = {k: list(v) for k, v in state["history"].items()}
+    run.evaluations = [dict(e) for e in state.get("evaluations", [])]  # absent in older files
     run.model_spec, run.dataset = dict(state["model_spec"]), state.get("dataset")
     return run
 

@@ -27,6 +27,7 @@ from .checkpoint import load_generator, restore_run, save_checkpoint
 from .data import DATASETS, load_dataset
 from .losses import LOSSES
 from .models import MODELS, build_models
+from .quality import evaluator, parse_target
 from .recipes import recipe
 from .train import TrainingDiverged, new_run, sample, train
 from .utils import GanlibError, get_device, seed_everything
@@ -74,6 +75,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _target(text: str):
+    try:
+        return parse_target(text)
+    except GanlibError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of ``python -m ganlib``."""
     parser = _Parser(prog="python -m ganlib", description="Train, sample and evaluate GANs.")
@@ -94,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="output folder")
     t.add_argument("--checkpoint-every", type=_non_negative_int, default=0,
                    help="also save a checkpoint every N steps (default: 0, only at the end)")
+    t.add_argument("--eval-every", type=_non_negative_int, default=None,
+                   help="measure sample quality every N steps (ganlib.quality); recorded in history.json")
+    t.add_argument("--target", type=_target,
+                   help="stop as soon as a measured target holds, e.g. 'modes>=8,hq_fraction>=0.9' or "
+                        "'confident_fraction>=0.8,min_class_share>=0.05' (needs --eval-every)")
     t.add_argument("--resume", action="store_true", help="continue the run in OUT up to --steps")
     t.add_argument("--device", help="cpu, cuda, cuda:1 or mps (default: the best available)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -148,25 +161,34 @@ def cmd_train(args) -> int:
         run = new_run(generator, discriminator, plan.config, device)
         run.model_spec, run.dataset = plan.model, dataset
         config = plan.config
+    if args.eval_every is not None:
+        config = dataclasses.replace(config, eval_every=args.eval_every)
+    if args.target is not None and not config.eval_every:
+        raise GanlibError("--target needs --eval-every N: a target can only be met by measuring quality")
     x, _ = load_dataset(dataset, seed=data_seed)
     out.mkdir(parents=True, exist_ok=True)
 
     def save(r):
         save_checkpoint(out / CHECKPOINT_NAME, r)
-        _write_json(out / HISTORY_NAME, r.history)
+        _write_json(out / HISTORY_NAME, {**r.history, "evaluations": r.evaluations,
+                                         "target_met": r.target_met})
 
     def every(r):
         if args.checkpoint_every and r.step % args.checkpoint_every == 0:
             save(r)
 
     try:
-        run = train(run.generator, run.discriminator, x, config, run=run, callback=every)
+        run = train(run.generator, run.discriminator, x, config, run=run, callback=every,
+                    evaluate=evaluator(dataset) if config.eval_every else None, stop_when=args.target)
     except TrainingDiverged:
         save(run)  # train() rolled the run back to its last finite step: keep that, then report
         raise
     save(run)
-    print(json.dumps({"out": str(out), "step": run.step, "seconds": round(run.seconds, 1),
-                      "d_loss": run.history["d_loss"][-1], "g_loss": run.history["g_loss"][-1]}))
+    summary = {"out": str(out), "step": run.step, "seconds": round(run.seconds, 1),
+               "d_loss": run.history["d_loss"][-1], "g_loss": run.history["g_loss"][-1]}
+    if run.evaluations:
+        summary.update(evaluation=run.evaluations[-1], target_met=run.target_met)
+    print(json.dumps(summary))
     return 0
 
 

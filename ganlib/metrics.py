@@ -469,7 +469,9 @@ def evaluate_images(samples, reference=None, *, seed: int = 0,
         "confident_fraction": confident_fraction(probs),
         "precision": precision, "recall": recall,
     }
-    out.update({f"share_{c}": float(share) for c, share in enumerate(class_shares(probs))})
+    shares = class_shares(probs)
+    out.update({f"share_{c}": float(share) for c, share in enumerate(shares)})
+    out["min_class_share"] = float(shares.min())  # the rarest digit's share: 0.1 is perfectly even
     out.update(n_samples=float(len(x)), n_reference=float(len(ref_feats)))
     return out
 

@@ -42,6 +42,7 @@ class TrainConfig:
     loss: str = "ns"                            # a name in ganlib.losses.LOSSES
     log_every: int = 50                         # steps between history rows (the only host syncs)
     snapshot_every: int = 0                     # steps between samples at fixed noise; 0 = never
+    eval_every: int = 0                         # steps between quality evaluations (train's evaluate=); 0 = never
     num_fixed: int = 64                         # fixed noise vectors for the snapshots
     seed: int = 0                               # seeds the batches and the noise of the run
     progress: bool = True                       # show a progress bar (notebook-aware)
@@ -51,9 +52,10 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise GanlibError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.snapshot_every, bool) or not isinstance(self.snapshot_every, int) \
-                or self.snapshot_every < 0:
-            raise GanlibError(f"snapshot_every must be a non-negative integer, got {self.snapshot_every!r}")
+        for name in ("snapshot_every", "eval_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise GanlibError(f"{name} must be a non-negative integer, got {value!r}")
         for name in ("lr_g", "lr_d"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
@@ -81,6 +83,8 @@ class Run:
     seconds: float = 0.0                          # wall time spent training so far
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
     snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)  # (step, G(fixed_z))
+    evaluations: list[dict[str, float]] = field(default_factory=list)  # {"step", "seconds", metric: value}
+    target_met: bool = False                      # True once stop_when held (training then stopped)
     model_spec: dict | None = None                # how to rebuild the models (set by the CLI)
     dataset: str | None = None                    # the training set's name, if it has one
 
@@ -181,7 +185,9 @@ def new_run(generator: nn.Module, discriminator: nn.Module, config: TrainConfig,
 
 def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
           config: TrainConfig | None = None, *, run: Run | None = None,
-          callback: Callable[[Run], None] | None = None, device: torch.device | str | None = None) -> Run:
+          callback: Callable[[Run], None] | None = None, device: torch.device | str | None = None,
+          evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+          stop_when: Callable[[dict[str, float]], bool] | None = None) -> Run:
     """Train ``generator`` against ``discriminator`` on ``data`` for ``config.num_steps`` generator steps.
 
     Parameters
@@ -199,11 +205,20 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
         Called as ``callback(run)`` after every generator step (e.g. to save a checkpoint).
     device : torch.device or str, optional
         Where to train; default :func:`ganlib.get_device` (CUDA, then MPS, then CPU).
+    evaluate : callable, optional
+        ``evaluate(generator) -> {metric: value}``, called every ``config.eval_every`` steps and at
+        the end; results go to ``run.evaluations`` with the step and the training seconds so far
+        (time spent evaluating is not counted as training time). See
+        :func:`ganlib.quality.evaluator`.
+    stop_when : callable, optional
+        ``stop_when(metrics) -> bool``: training stops at the first evaluation where it is true
+        (``run.target_met`` is then set), e.g. a parsed :func:`ganlib.quality.parse_target`.
 
     Returns
     -------
     Run
-        The models, optimizers, step, history (a row every ``log_every`` steps) and snapshots.
+        The models, optimizers, step, history (a row every ``log_every`` steps), evaluations and
+        snapshots.
         On ``KeyboardInterrupt`` the partial run is returned with a warning; models stay usable.
 
     Raises
@@ -227,6 +242,10 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
         device = run.fixed_z.device
     config = run.config
     loss = get_loss(config.loss)
+    if stop_when is not None and evaluate is None:
+        raise GanlibError("stop_when needs evaluate=: a target can only be met by measuring quality")
+    if config.eval_every and evaluate is None:
+        raise GanlibError("config.eval_every is set but no evaluate= function was given")
     data = _check_data(data, generator, config.batch_size).to(device)
     # Images in channels-last layout: the same numbers, faster convolution kernels (the DCGAN step
     # went from 85 to 75 ms on one core of the 2-core CI machine). No effect on other data.
@@ -250,6 +269,7 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
     bar = _progress_bar(config)
     last_good = _remember(run)  # where a diverging run is rolled back to
     start = time.perf_counter() - run.seconds
+    interrupted = False
     try:
         for _ in range(config.num_steps):
             # (1) k discriminator updates, each on a fresh real minibatch and fresh noise
@@ -275,7 +295,14 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
                 last_good = _remember(run)
             if callback is not None:
                 callback(run)
+            if config.eval_every and run.step % config.eval_every == 0:
+                run.seconds = time.perf_counter() - start
+                start += _evaluate(run, evaluate)  # evaluation time is not training time
+                if stop_when is not None and stop_when(run.evaluations[-1]):
+                    run.target_met = True
+                    break
     except KeyboardInterrupt:
+        interrupted = True
         warnings.warn(f"training interrupted at step {run.step}; returning the run so far", stacklevel=2)
     finally:
         run.seconds = time.perf_counter() - start
@@ -284,7 +311,18 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
         generator.train()
     if rows_since_log:
         _log_or_roll_back(run, totals, rows_since_log, None, last_good)
+    if evaluate is not None and not interrupted and (not run.evaluations or run.evaluations[-1]["step"] != run.step):
+        _evaluate(run, evaluate)  # the final state is always measured
     return run
+
+
+def _evaluate(run: Run, evaluate: Callable[[nn.Module], dict[str, float]]) -> float:
+    """Append ``evaluate(generator)`` to ``run.evaluations``; return the seconds it took."""
+    tick = time.perf_counter()
+    metrics = evaluate(run.generator)
+    run.generator.train()
+    run.evaluations.append({"step": run.step, "seconds": run.seconds, **{k: float(v) for k, v in metrics.items()}})
+    return time.perf_counter() - tick
 
 
 @torch.no_grad()
@@ -367,7 +405,7 @@ def _remember(run: Run) -> dict:
             "discriminator": copy.deepcopy(run.discriminator.state_dict()),
             "opt_g": copy.deepcopy(run.opt_g.state_dict()), "opt_d": copy.deepcopy(run.opt_d.state_dict()),
             "rng": run.rng.get_state(), "step": run.step, "seconds": run.seconds,
-            "rows": len(run.history["step"]), "snapshots": len(run.snapshots)}
+            "rows": len(run.history["step"]), "snapshots": len(run.snapshots), "evals": len(run.evaluations)}
 
 
 def _log_or_roll_back(run: Run, totals: torch.Tensor, rows: int, bar, last_good: dict) -> None:
@@ -386,6 +424,7 @@ def _log_or_roll_back(run: Run, totals: torch.Tensor, rows: int, bar, last_good:
     for values in run.history.values():
         del values[last_good["rows"]:]
     del run.snapshots[last_good["snapshots"]:]
+    del run.evaluations[last_good["evals"]:]
     raise TrainingDiverged(f"the losses became NaN or infinite between steps {last_good['step']} and {bad_step}; "
                            f"the models and optimizers are back at step {run.step}, the last finite one "
                            "(try a smaller learning rate, or another loss)")

@@ -199,6 +199,9 @@ BAD = [  # (id, argv); {run}: a folder with a 6-step ring checkpoint; {garbage}:
     ("sample-missing-checkpoint-arg", ["sample", "--out", "{tmp}/s.npy"]),
     ("sample-seed-negative", ["sample", "--checkpoint", "{run}/checkpoint.pt", "--seed", "-2", "--out", "{tmp}/s.npy"]),
     ("resume-with-other-loss", ["train", "--resume", "--loss", "hinge", "--steps", "9", "--out", "{run}"]),
+    ("target-without-eval-every", ["train", "--dataset", "ring", "--target", "modes>=8", "--out", "{tmp}/o"]),
+    ("target-unreadable", ["train", "--dataset", "ring", "--eval-every", "5", "--target", "modes=8", "--out", "{tmp}/o"]),
+    ("eval-every-negative", ["train", "--dataset", "ring", "--eval-every", "-5", "--out", "{tmp}/o"]),
     ("evaluate-missing-file", ["evaluate", "--samples", "{tmp}/none.npy", "--dataset", "mnist"]),
     ("evaluate-garbage-file", ["evaluate", "--samples", "{garbage}", "--dataset", "mnist"]),
     ("evaluate-unknown-dataset", ["evaluate", "--samples", "{tmp}/none.npy", "--dataset", "cifar"]),
@@ -280,6 +283,17 @@ def test_evaluate_ring_samples_from_the_cli(ring_run, tmp_path, capsys):
     assert code == 0, err
     result = json.loads(out)
     assert result["dataset"] == "ring" and 0 <= result["modes"] <= 8
+
+
+def test_train_stops_on_a_target_and_records_evaluations(tmp_path, capsys):
+    argv = ["train", "--dataset", "ring", "--steps", "60", "--eval-every", "10", "--target", "modes>=0",
+            "--quiet", "--out", str(tmp_path / "t")]
+    code, out, _ = main_in_process(argv, capsys)
+    summary = json.loads(out)
+    assert code == 0 and summary["step"] == 10 and summary["target_met"]
+    history = json.loads((tmp_path / "t" / "history.json").read_text())
+    assert history["target_met"] and [e["step"] for e in history["evaluations"]] == [10]
+    assert {"modes", "hq_fraction", "reverse_kl"} <= set(history["evaluations"][0])
 
 
 def test_kill_9_during_training_leaves_a_checkpoint_that_samples(tmp_path):
