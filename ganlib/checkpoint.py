@@ -25,7 +25,8 @@ from .utils import GanlibError
 
 __all__ = ["save_checkpoint", "load_checkpoint", "restore_run", "load_generator", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1  # bump when the layout below changes; loading refuses other versions
+#: The layout version written into every checkpoint; loading refuses other versions.
+FORMAT_VERSION = 1  # bump when the layout below changes
 REQUIRED_KEYS = ("format_version", "model_spec", "generator", "discriminator", "opt_g", "opt_d",
                  "step", "seconds", "rng_state", "fixed_z", "config", "history")
 

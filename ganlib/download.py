@@ -25,14 +25,15 @@ from .utils import GanlibError
 
 __all__ = ["fetch_mnist", "MNIST_FILES", "MNIST_MIRRORS"]
 
-# The published MD5 checksums of the original files (the same as torchvision's MNIST resources).
+#: The published MD5 checksums of the original files (the same as torchvision's MNIST resources).
 MNIST_FILES = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
-MNIST_MIRRORS = (  # tried in order; the first is the one torchvision uses
+#: The addresses tried in order; the first is the one torchvision uses.
+MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )

@@ -96,6 +96,9 @@ class GANLoss(NamedTuple):
     g: Callable[[torch.Tensor], torch.Tensor]
 
 
+#: The loss pairs by name, ``"ns"`` (the default), ``"minimax"``, ``"lsgan"`` and ``"hinge"``.
+#:
+#: :meta hide-value:
 LOSSES: dict[str, GANLoss] = {
     "ns": GANLoss(d_loss_bce, g_loss_nonsaturating),       # the default: non-saturating
     "minimax": GANLoss(d_loss_bce, g_loss_minimax),        # the paper's game as written

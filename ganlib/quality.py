@@ -21,6 +21,7 @@ from .utils import GanlibError
 
 __all__ = ["evaluator", "parse_target", "Target", "EVAL_SAMPLES"]
 
+#: Samples per evaluation for each data set (for the 2-D toys, the protocol's number).
 EVAL_SAMPLES = {"mnist": 2000, "ring": 2500, "grid": 2500}  # samples per evaluation (2-D: the protocol's)
 EVAL_SEED = 0  # the same noise at every evaluation, so successive numbers differ only by training
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}

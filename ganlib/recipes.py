@@ -23,6 +23,10 @@ class Recipe(NamedTuple):
     config: TrainConfig
 
 
+#: The recipes by ``(dataset, model)``, for ``("mnist", "dcgan")``, ``("mnist", "mlp")``,
+#: ``("ring", "mlp")`` and ``("grid", "mlp")``; read one with :func:`recipe`.
+#:
+#: :meta hide-value:
 RECIPES: dict[tuple[str, str], Recipe] = {
     # DCGAN on the 5 000 offline digits, chosen by measurement (seed 0, 2 000 samples, ganlib.metrics):
     # with BatchNorm in D and Adam at 1e-3 the share of confidently classified samples reaches its
