@@ -15,8 +15,9 @@ install: $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[book,test]"
 
+# TQDM_DISABLE: progress bars are for live readers; on the built pages they would be frozen text.
 book: install
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	TQDM_DISABLE=1 $(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The book is in _build/html/index.html"
 
 test: install

@@ -235,10 +235,10 @@ def _draw_surface(ax, surface: np.ndarray, lim: float, points, real) -> None:
     ax.contourf(ticks, ticks, surface, levels=SURFACE_LEVELS, cmap=SURFACE_CMAP, vmin=0, vmax=1)
     if surface.min() < 0.5 < surface.max():  # D's decision boundary, where it is indifferent
         ax.contour(ticks, ticks, surface, levels=[0.5], colors="k", linewidths=0.8, linestyles="--")
-    if real is not None:
-        ax.scatter(real[:, 0], real[:, 1], s=3, c="k", alpha=0.5, label="real")
     if points is not None:
         ax.scatter(points[:, 0], points[:, 1], s=3, c="tab:orange", alpha=0.6, label="generated")
+    if real is not None:  # on top: the target stays visible under a crowd of samples
+        ax.scatter(real[:, 0], real[:, 1], s=2, c="k", alpha=0.6, label="real")
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
@@ -250,9 +250,9 @@ def animate_decision_surfaces(frames: list, real=None, *, lim: float = 2.0, inte
 
     Parameters
     ----------
-    frames : list of (int, np.ndarray, array-like)
-        ``(step, surface, points)`` per frame: a surface from :func:`decision_surface` (same ``lim``)
-        and the generated points ``(N, 2)`` at that step.
+    frames : list of tuple
+        One ``(step, surface, points)`` per frame: the generator step (int), a surface from
+        :func:`decision_surface` (same ``lim``) and the generated points ``(N, 2)`` at that step.
     real : array-like or torch.Tensor, optional
         Real points ``(M, 2)`` drawn in every frame.
     lim : float
