@@ -16,6 +16,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 import torch
 
@@ -23,7 +24,7 @@ from .models import build_models
 from .train import Run, TrainConfig, new_run
 from .utils import GanlibError
 
-__all__ = ["save_checkpoint", "load_checkpoint", "restore_run", "load_generator", "FORMAT_VERSION"]
+__all__ = ["save_checkpoint", "atomic_write", "load_checkpoint", "restore_run", "load_generator", "FORMAT_VERSION"]
 
 #: The layout version written into every checkpoint; loading refuses other versions.
 FORMAT_VERSION = 1  # bump when the layout below changes
@@ -67,10 +68,31 @@ def save_checkpoint(path: str | os.PathLike, run: Run) -> Path:
         "evaluations": [dict(e) for e in run.evaluations],
         "dataset": run.dataset,
     }
+    atomic_write(path, lambda f: torch.save(state, f))
+    return path
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Write a file atomically: ``write(f)`` fills a temporary file beside ``path``, then it is renamed.
+
+    A crash or kill at any moment leaves either the old file or the complete new one, never a torn one.
+
+    Parameters
+    ----------
+    path : str or path
+        The file to (re)place; its folder must exist.
+    write : callable
+        Called with the open binary temporary file.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions

@@ -9,6 +9,7 @@ It does not hold training or metric code: it calls :mod:`ganlib`.
     python -m ganlib train --dataset mnist --model dcgan --seed 0 --out run
     python -m ganlib sample --checkpoint run/checkpoint.pt --n 2000 --seed 0 --out samples.npy
     python -m ganlib evaluate --samples samples.npy --dataset mnist
+    torchrun --standalone --nproc_per_node=2 -m ganlib train --dataset ring --out run   # data-parallel
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import load_generator, restore_run, save_checkpoint
+from . import distributed
+from .checkpoint import atomic_write, load_generator, restore_run, save_checkpoint
 from .data import DATASETS, load_dataset
 from .losses import LOSSES
 from .models import MODELS, build_models
@@ -125,18 +125,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _write_json(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=1).encode()))
 
 
 def cmd_train(args) -> int:
-    """Train from the recipe (or resume a run), saving the checkpoint and history in ``--out``."""
+    """Train from the recipe (or resume a run), saving the checkpoint and history in ``--out``.
+
+    Under ``torchrun`` every process trains the same model data-parallel (:mod:`ganlib.distributed`);
+    rank 0 alone writes the files and prints.
+    """
+    if distributed.launched():
+        with distributed.process_group(args.device) as device:
+            return _train(args, device, main_rank=distributed.rank() == 0)
+    return _train(args, get_device(args.device))
+
+
+def _train(args, device, main_rank: bool = True) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise GanlibError(f"--out {out} exists and is not a folder")
-    device = get_device(args.device)
     if args.resume:
         fixed = [f"--{k.replace('_', '-')}" for k in ("dataset", "model", "loss", "batch_size", "lr_g", "lr_d",
                                                       "d_steps", "seed") if getattr(args, k) is not None]
@@ -146,7 +153,7 @@ def cmd_train(args) -> int:
         total = args.steps if args.steps is not None else run.step + run.config.num_steps
         if total <= run.step:
             raise GanlibError(f"the run in {out} is already at step {run.step}; ask for --steps above it")
-        config = dataclasses.replace(run.config, num_steps=total - run.step, progress=not args.quiet)
+        config = dataclasses.replace(run.config, num_steps=total - run.step, progress=not args.quiet and main_rank)
         dataset, data_seed = run.dataset or "mnist", run.config.seed  # the run's own training set
     else:
         if (out / CHECKPOINT_NAME).exists():
@@ -154,7 +161,7 @@ def cmd_train(args) -> int:
         changes = {"loss": args.loss, "batch_size": args.batch_size, "lr_g": args.lr_g,
                    "lr_d": args.lr_d, "d_steps": args.d_steps, "num_steps": args.steps}
         dataset, data_seed = args.dataset or "mnist", args.seed or 0
-        plan = recipe(dataset, args.model, seed=data_seed, progress=not args.quiet,
+        plan = recipe(dataset, args.model, seed=data_seed, progress=not args.quiet and main_rank,
                       **{k: v for k, v in changes.items() if v is not None})
         seed_everything(data_seed)  # the models' initial weights
         generator, discriminator = build_models(**plan.model)
@@ -169,6 +176,8 @@ def cmd_train(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     def save(r):
+        if not main_rank:  # one model, one writer
+            return
         save_checkpoint(out / CHECKPOINT_NAME, r)
         _write_json(out / HISTORY_NAME, {**r.history, "evaluations": r.evaluations,
                                          "target_met": r.target_met})
@@ -184,8 +193,12 @@ def cmd_train(args) -> int:
         save(run)  # train() rolled the run back to its last finite step: keep that, then report
         raise
     save(run)
+    if not main_rank:
+        return 0
     summary = {"out": str(out), "step": run.step, "seconds": round(run.seconds, 1),
                "d_loss": run.history["d_loss"][-1], "g_loss": run.history["g_loss"][-1]}
+    if distributed.world_size() > 1:
+        summary["processes"] = distributed.world_size()  # each trained batch_size samples a step
     if run.evaluations:
         summary.update(evaluation=run.evaluations[-1], target_met=run.target_met)
     print(json.dumps(summary))
@@ -200,10 +213,7 @@ def cmd_sample(args) -> int:
         raise GanlibError(f"--out must end in .npy, got {out}")
     out.parent.mkdir(parents=True, exist_ok=True)
     samples = sample(generator, args.n, seed=args.seed).numpy().astype(np.float32)
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
-    with os.fdopen(fd, "wb") as f:
-        np.save(f, samples)
-    os.replace(tmp, out)
+    atomic_write(out, lambda f: np.save(f, samples))
     print(json.dumps({"out": str(out), "shape": list(samples.shape)}))
     return 0
 

@@ -12,6 +12,7 @@ discriminator updates, each on a fresh minibatch of real data and of noise.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 import warnings
@@ -190,6 +191,9 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
           stop_when: Callable[[dict[str, float]], bool] | None = None) -> Run:
     """Train ``generator`` against ``discriminator`` on ``data`` for ``config.num_steps`` generator steps.
 
+    In a process group started by ``torchrun``, every process trains the same model data-parallel
+    (DDP, ``config.batch_size`` per process; see :mod:`ganlib.distributed`).
+
     Parameters
     ----------
     generator, discriminator : nn.Module
@@ -255,18 +259,28 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
         generator.to(memory_format=layout)
         discriminator.to(memory_format=layout)
     latent_dim = run.fixed_z.shape[1]
+    # One process: the plain steps. Under torchrun (ganlib.distributed) the same steps through DDP, and
+    # every rank draws the batches of all `world` ranks from the shared run.rng and keeps its own slice.
+    rank, world = 0, 1
+    update_d = functools.partial(d_step, generator, discriminator)
+    update_g = functools.partial(g_step, generator, discriminator)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        from .distributed import data_parallel
+        rank, world, update_d, update_g = data_parallel(generator, discriminator)
 
     # Buffers reused every step: the hot loop allocates no input tensors and never syncs with the host.
     batch_size = config.batch_size
-    idx = torch.empty(batch_size, dtype=torch.long, device=device)
+    idx_all = torch.empty(world * batch_size, dtype=torch.long, device=device)
+    idx = idx_all[rank * batch_size:(rank + 1) * batch_size]  # this rank's slice (all of it in one process)
     x_real = torch.empty((batch_size, *data.shape[1:]), dtype=data.dtype, device=device, memory_format=layout)
-    z = torch.empty(batch_size, latent_dim, device=device)
+    z_all = torch.empty(world * batch_size, latent_dim, device=device)
+    z = z_all[rank * batch_size:(rank + 1) * batch_size]
     totals = torch.zeros(4, device=device)  # running sums of d_loss, g_loss, D(x), D(G(z))
     rows_since_log = 0
 
     generator.train()
     discriminator.train()
-    bar = _progress_bar(config)
+    bar = _progress_bar(config) if rank == 0 else None
     last_good = _remember(run)  # where a diverging run is rolled back to
     start = time.perf_counter() - run.seconds
     interrupted = False
@@ -274,13 +288,13 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
         for _ in range(config.num_steps):
             # (1) k discriminator updates, each on a fresh real minibatch and fresh noise
             for _ in range(config.d_steps):
-                idx.random_(0, len(data), generator=run.rng)
+                idx_all.random_(0, len(data), generator=run.rng)
                 torch.index_select(data, 0, idx, out=x_real)
-                z.normal_(generator=run.rng)
-                d_out = d_step(generator, discriminator, run.opt_d, x_real, z, loss)
+                z_all.normal_(generator=run.rng)
+                d_out = update_d(run.opt_d, x_real, z, loss)  # d_step(generator, discriminator, ...)
             # (2) one generator update on fresh noise
-            z.normal_(generator=run.rng)
-            g_out = g_step(generator, discriminator, run.opt_g, z, loss)
+            z_all.normal_(generator=run.rng)
+            g_out = update_g(run.opt_g, z, loss)  # g_step(generator, discriminator, ...)
             totals += torch.stack([d_out["d_loss"], g_out["g_loss"], d_out["d_real"], d_out["d_fake"]])
             rows_since_log += 1
             run.step += 1
@@ -409,6 +423,9 @@ def _remember(run: Run) -> dict:
 
 
 def _log_or_roll_back(run: Run, totals: torch.Tensor, rows: int, bar, last_good: dict) -> None:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():  # torchrun: all ranks alike
+        torch.distributed.all_reduce(totals)  # sums over the ranks (gloo has no average)
+        totals /= torch.distributed.get_world_size()
     means = (totals / rows).tolist()  # the one host sync, once per log interval
     totals.zero_()
     if all(math.isfinite(m) for m in means):

@@ -102,8 +102,10 @@ def test_train_writes_checkpoint_and_history(ring_run):
     assert state["step"] == 6 and state["dataset"] == "ring"
     assert state["model_spec"]["name"] == "mlp"
     history = json.loads((run_dir / "history.json").read_text())
-    assert set(history) == {"step", "d_loss", "g_loss", "d_real", "d_fake", "seconds"}
-    assert history["step"][-1] == 6
+    assert set(history) == {"step", "d_loss", "g_loss", "d_real", "d_fake", "seconds", "evaluations", "target_met"}
+    assert history["step"][-1] == 6 and history["evaluations"] == [] and history["target_met"] is False
+    mode = (run_dir / "history.json").stat().st_mode & 0o777
+    assert mode == (run_dir / "checkpoint.pt").stat().st_mode & 0o777, "history.json gets the usual permissions"
     summary = json.loads(proc.stdout.strip().splitlines()[-1])  # one JSON line on stdout
     assert summary["step"] == 6 and np.isfinite(summary["d_loss"])
 

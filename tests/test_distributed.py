@@ -1,0 +1,135 @@
+"""Tests of data-parallel training (:mod:`ganlib.distributed`) with two CPU processes (gloo).
+
+One ``torchrun --standalone --nproc_per_node=2`` launch runs the real CLI in each process: 20 steps,
+then ``--resume`` to 40, in one process group (making a second group in the same processes can hang
+in gloo's rendezvous). A test-only wrapper around
+``ganlib.cli.train`` (in the launched script, not in ganlib) saves each rank's final models, so the
+test can check that both ranks hold the same model and that it is the checkpoint rank 0 wrote.
+Starting Python with torch costs ~4 s of CPU a process here, so the launch runs once per module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+import ganlib
+from ganlib.checkpoint import load_checkpoint
+from ganlib.distributed import PairDiscriminator, launched, rank, world_size
+
+TIMEOUT_S = 240  # generous: the machine is shared; a hang (a rank waiting forever) must still end
+STEPS, RESUME_STEPS, BATCH = 20, 40, 32  # per-rank batch; the global batch is 2 * BATCH
+
+# Runs in every rank: the CLI as `python -m ganlib` runs it, with cli.train wrapped to keep each
+# rank's final models (the wrapper is test-only: ganlib itself writes nothing from ranks > 0).
+WORKER = textwrap.dedent("""
+    import os, sys, torch
+    import ganlib.cli as cli
+    from ganlib import distributed
+
+    real_train = cli.train
+
+    def train_and_keep(generator, discriminator, *args, **kwargs):
+        run = real_train(generator, discriminator, *args, **kwargs)
+        torch.save({"generator": generator.state_dict(), "discriminator": discriminator.state_dict()},
+                   os.path.join(os.environ["DUMP_DIR"], f"rank{os.environ['RANK']}.pt"))
+        return run
+
+    cli.train = train_and_keep
+    resume = ["train", "--out", sys.argv[-1], "--resume", "--steps", os.environ["RESUME_STEPS"], "--quiet"]
+    with distributed.process_group("cpu"):  # one group for both runs (the CLI joins it)
+        for argv in (sys.argv[1:], resume):
+            code = cli.main(argv)
+            if code:
+                sys.exit(code)
+""")
+
+
+def _env(**extra) -> dict:
+    env = dict(os.environ)
+    env.pop("GANLIB_BUDGET", None)
+    env.update(OMP_NUM_THREADS="1", MPLBACKEND="Agg", **extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def launched_run(tmp_path_factory):
+    """Two ranks train the ring for STEPS, then resume to RESUME_STEPS; returns the folder."""
+    folder = tmp_path_factory.mktemp("ddp")
+    worker = folder / "worker.py"
+    worker.write_text(WORKER)
+    out = folder / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(worker),
+           "train", "--dataset", "ring", "--steps", str(STEPS), "--batch-size", str(BATCH), "--seed", "0",
+           "--checkpoint-every", "10", "--quiet", "--out", str(out)]
+    done = subprocess.run(cmd, cwd=folder, env=_env(DUMP_DIR=str(folder), RESUME_STEPS=str(RESUME_STEPS)),
+                          capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return folder, done
+
+
+def test_two_ranks_complete_and_only_rank0_reports(launched_run):
+    folder, done = launched_run
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [s["step"] for s in lines] == [STEPS, RESUME_STEPS]  # one summary per run: rank 0's only
+    assert all(s["processes"] == 2 for s in lines)
+    history = json.loads((folder / "run" / "history.json").read_text())
+    assert history["step"][-1] == RESUME_STEPS
+    assert all(np.isfinite(history["d_loss"]))
+
+
+def test_ranks_hold_the_same_model_and_rank0_saved_it(launched_run):
+    folder, _ = launched_run
+    rank0, rank1 = (torch.load(folder / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    saved = load_checkpoint(folder / "run" / "checkpoint.pt")
+    assert saved["step"] == RESUME_STEPS
+    for player in ("generator", "discriminator"):
+        for name, value in rank0[player].items():
+            assert torch.equal(value, rank1[player][name]), f"{player}.{name} differs between ranks"
+            assert torch.equal(value, saved[player][name]), f"{player}.{name} is not what rank 0 saved"
+
+
+def test_two_ranks_of_b_equal_one_process_of_2b(launched_run):
+    """Each rank takes its slice of one global draw and DDP averages: the same sums as one process."""
+    folder, _ = launched_run
+    plan = ganlib.recipes.recipe("ring", seed=0, num_steps=RESUME_STEPS, batch_size=2 * BATCH, progress=False)
+    ganlib.seed_everything(0)
+    generator, discriminator = ganlib.build_models(**plan.model)
+    x, _ = ganlib.load_dataset("ring", seed=0)
+    run = ganlib.train(generator, discriminator, x, plan.config, device="cpu")
+    ranks = torch.load(folder / "rank0.pt", weights_only=True)
+    for player, module in (("generator", run.generator), ("discriminator", run.discriminator)):
+        for name, value in module.state_dict().items():  # equal up to the order of float additions
+            torch.testing.assert_close(ranks[player][name], value, rtol=1e-4, atol=1e-5)
+
+
+def test_the_checkpoint_samples_with_the_ordinary_cli(launched_run):
+    folder, _ = launched_run
+    done = subprocess.run([sys.executable, "-m", "ganlib", "sample", "--checkpoint", "run/checkpoint.pt",
+                           "--n", "100", "--out", "s.npy"], cwd=folder, env=_env(),
+                          capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stderr
+    samples = np.load(folder / "s.npy")
+    assert samples.shape == (100, 2) and samples.dtype == np.float32 and np.isfinite(samples).all()
+
+
+def test_one_process_is_not_distributed(monkeypatch):
+    monkeypatch.delenv("RANK", raising=False)
+    assert not launched() and rank() == 0 and world_size() == 1
+
+
+def test_pair_discriminator_scores_each_batch_separately():
+    """One forward, two verdicts: the same logits as two calls (BatchNorm sees one kind at a time)."""
+    torch.manual_seed(0)
+    discriminator = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 1))
+    x_real, x_fake = torch.randn(16, 2), torch.randn(16, 2) + 3
+    d_real, d_fake = PairDiscriminator(discriminator)(x_real, x_fake)
+    torch.testing.assert_close(d_real, discriminator(x_real))
+    torch.testing.assert_close(d_fake, discriminator(x_fake))
