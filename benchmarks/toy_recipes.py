@@ -12,7 +12,7 @@ The last line is one JSON object with the mean and standard error over the seeds
     OMP_NUM_THREADS=1 python benchmarks/toy_recipes.py --seeds 1 2 3 --datasets ring
 
 Runs one training at a time on one CPU thread (``--threads``), so ``cpu_s`` is the CPU time of a
-run and does not depend on how busy the other cores are; ``wall_s`` does.
+run and does not depend on how busy the other cores are. ``--methods vanilla`` adds the untuned baseline.
 """
 
 from __future__ import annotations
@@ -25,31 +25,11 @@ import time
 
 import torch
 
-from ganlib import build_models, seed_everything
-from ganlib.data import load_dataset
-from ganlib.metrics2d import PROTOCOL_SAMPLES, TOY_DATASETS, evaluate_points
+from ganlib.benchmark2d import METHODS, run_protocol
+from ganlib.metrics2d import PROTOCOL_SAMPLES, TOY_DATASETS
 from ganlib.recipes import recipe
-from ganlib.train import new_run, sample, train
 
-METRICS = ("modes", "hq_fraction", "reverse_kl", "wall_s", "cpu_s")
-SAMPLE_SEED = 0  # the CLI's default `sample --seed`
-
-
-def run_one(dataset: str, seed: int, device: str = "cpu") -> dict[str, float]:
-    """Train the recipe of ``dataset`` with ``seed`` as the CLI does, then evaluate 2 500 samples."""
-    plan = recipe(dataset, seed=seed, progress=False)
-    seed_everything(seed)                                   # the models' initial weights, as in the CLI
-    generator, discriminator = build_models(**plan.model)
-    run = new_run(generator, discriminator, plan.config, torch.device(device))
-    x, _ = load_dataset(dataset, seed=seed)                 # the CLI's training set for this seed
-    wall, cpu = time.perf_counter(), time.process_time()
-    train(generator, discriminator, x, plan.config, run=run)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    points = sample(generator, PROTOCOL_SAMPLES, seed=SAMPLE_SEED)
-    metrics = evaluate_points(points, dataset)
-    return {"modes": metrics["modes"], "total_modes": metrics["total_modes"],
-            "hq_fraction": metrics["hq_fraction"], "reverse_kl": metrics["reverse_kl"],
-            "wall_s": wall, "cpu_s": cpu}
+METRICS = ("modes", "hq_fraction", "reverse_kl", "cpu_s")
 
 
 def mean_se(values: list[float]) -> list[float]:
@@ -64,36 +44,33 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5],
                         help="training seeds (default: 1 2 3 4 5)")
     parser.add_argument("--datasets", nargs="+", choices=TOY_DATASETS, default=list(TOY_DATASETS))
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=["recipe"],
+                        help="recipe (default) and/or vanilla (the same networks, TrainConfig defaults)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads (default 1: tiny MLPs are fastest on one)")
-    parser.add_argument("--device", default="cpu", help="training device (default: cpu)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
 
-    header = f"{'dataset':8} {'seed':>4} {'modes':>7} {'hq':>7} {'rev_kl':>7} {'wall_s':>7} {'cpu_s':>7}"
+    header = f"{'dataset':8} {'method':8} {'seed':>4} {'modes':>7} {'hq':>7} {'rev_kl':>7} {'cpu_s':>7}"
     print(header)
     print("-" * len(header))
     summary: dict = {"benchmark": "toy_recipes", "seeds": args.seeds, "samples": PROTOCOL_SAMPLES,
-                     "threads": args.threads, "device": args.device, "torch": torch.__version__}
+                     "threads": args.threads, "torch": torch.__version__}
     for dataset in args.datasets:
-        rows = []
-        for seed in args.seeds:
-            row = run_one(dataset, seed, args.device)
-            rows.append(row)
-            print(f"{dataset:8} {seed:>4} {row['modes']:>4.0f}/{row['total_modes']:<2.0f} "
-                  f"{row['hq_fraction']:>7.3f} {row['reverse_kl']:>7.3f} {row['wall_s']:>7.1f} "
-                  f"{row['cpu_s']:>7.1f}", flush=True)
-        plan = recipe(dataset)
-        summary[dataset] = {
-            **{m: mean_se([r[m] for r in rows]) for m in METRICS},
-            "all_modes": sum(r["modes"] == r["total_modes"] for r in rows),
-            "min_hq_fraction": round(min(r["hq_fraction"] for r in rows), 4),
-            "max_reverse_kl": round(max(r["reverse_kl"] for r in rows), 4),
-            "recipe": {"model": {k: list(v) if isinstance(v, tuple) else v for k, v in plan.model.items()},
-                       "num_steps": plan.config.num_steps, "batch_size": plan.config.batch_size,
-                       "lr_g": plan.config.lr_g, "lr_d": plan.config.lr_d, "betas": list(plan.config.betas),
-                       "d_steps": plan.config.d_steps, "loss": plan.config.loss},
-        }
+        for method in args.methods:
+            rows = []
+            for seed in args.seeds:
+                row = run_protocol(dataset, seed, method, threads=args.threads)
+                rows.append(row)
+                print(f"{dataset:8} {method:8} {seed:>4} {row['modes']:>4.0f}/{row['total_modes']:<2.0f} "
+                      f"{row['hq_fraction']:>7.3f} {row['reverse_kl']:>7.3f} {row['cpu_s']:>7.1f}", flush=True)
+            plan = recipe(dataset)
+            summary[f"{dataset}/{method}"] = {
+                **{m: mean_se([r[m] for r in rows]) for m in METRICS},
+                "all_modes": sum(r["modes"] == r["total_modes"] for r in rows),
+                "min_hq_fraction": round(min(r["hq_fraction"] for r in rows), 4),
+                "max_reverse_kl": round(max(r["reverse_kl"] for r in rows), 4),
+                "model": {k: list(v) if isinstance(v, tuple) else v for k, v in plan.model.items()},
+            }
     print("-" * len(header))
     print(json.dumps(summary))
     return summary

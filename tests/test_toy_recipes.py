@@ -63,3 +63,15 @@ def test_recipe_config_changes_leave_the_table_alone():
     changed = recipe("ring", num_steps=SMOKE_STEPS)
     assert changed.config == dataclasses.replace(before.config, num_steps=SMOKE_STEPS)
     assert RECIPES[("ring", "mlp")] is before
+
+
+def test_protocol_run_is_the_cli_run_and_is_reproducible():
+    from ganlib.benchmark2d import run_protocol, run_protocols
+
+    one = run_protocol("ring", 1, num_steps=20)
+    assert one["points"].shape == (2500, 2) and one["total_modes"] == 8 and one["method"] == "recipe"
+    again, vanilla = run_protocols([("ring", 1, "recipe"), ("ring", 1, "vanilla")], num_steps=20, workers=1)
+    assert torch.equal(again["points"], one["points"]), "same dataset, seed and method: same samples"
+    assert not torch.equal(vanilla["points"], one["points"])
+    with pytest.raises(Exception, match="unknown method"):
+        run_protocol("ring", 1, "tuned")
