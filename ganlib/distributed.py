@@ -31,7 +31,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .losses import GANLoss
 from .train import g_step
-from .utils import get_device
+from .utils import GanlibError, get_device
 
 __all__ = ["launched", "process_group", "rank", "world_size", "PairDiscriminator", "data_parallel"]
 
@@ -124,8 +124,11 @@ def data_parallel(generator: nn.Module, discriminator: nn.Module):
 
 
 def _d_step(generator: nn.Module, pair: DDP, opt_d: torch.optim.Optimizer, x_real: torch.Tensor,
-            z: torch.Tensor, loss: GANLoss) -> dict[str, torch.Tensor]:
+            z: torch.Tensor, loss: GANLoss, *, rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """:func:`ganlib.d_step` with one DDP forward for D's two verdicts."""
+    if loss.penalty is not None or loss.g_uses_real:
+        raise GanlibError("gradient-penalty and relativistic losses are not supported under torchrun yet; "
+                          "train them in one process")
     with torch.no_grad():  # G is frozen in D's step: no graph through G is needed (the "detach")
         x_fake = generator(z)  # (B, *data_shape)
     d_real, d_fake = pair(x_real, x_fake)  # (B,) logits each, from one DDP forward

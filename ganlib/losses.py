@@ -17,13 +17,17 @@ from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .utils import GanlibError
 
 __all__ = [
     "value", "d_loss_bce", "g_loss_minimax", "g_loss_nonsaturating", "d_loss_lsgan", "g_loss_lsgan",
-    "d_loss_hinge", "g_loss_hinge", "GANLoss", "LOSSES", "get_loss",
+    "d_loss_hinge", "g_loss_hinge", "d_loss_wgan", "g_loss_wgan", "gradient_penalty", "r1_penalty",
+    "d_loss_rsgan", "g_loss_rsgan", "d_loss_ragan", "g_loss_ragan", "GANLoss", "LOSSES", "get_loss",
 ]
+
+GP_WEIGHT = 10.0  # lambda of WGAN-GP (Gulrajani et al., 2017)
 
 
 def value(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
@@ -89,14 +93,97 @@ def g_loss_hinge(d_fake: torch.Tensor) -> torch.Tensor:
     return -d_fake.mean()
 
 
+def d_loss_wgan(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Wasserstein critic loss: E[D(G(z))] - E[D(x)] (the critic's output is a score, not a logit)."""
+    return d_fake.mean() - d_real.mean()
+
+
+def g_loss_wgan(d_fake: torch.Tensor) -> torch.Tensor:
+    """Wasserstein generator loss: -E[D(G(z))]."""
+    return -d_fake.mean()
+
+
+def _input_gradient(discriminator: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """d D(x) / dx per example, kept in the graph (the penalty is trained through), ``(B, n)``."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(x).sum(), x, create_graph=True)
+    return grad.reshape(len(x), -1)
+
+
+def gradient_penalty(discriminator: nn.Module, x_real: torch.Tensor, x_fake: torch.Tensor, *,
+                     weight: float = GP_WEIGHT, generator: torch.Generator | None = None) -> torch.Tensor:
+    """WGAN-GP's penalty: weight * E[(||grad D(x_hat)|| - 1)^2] on random interpolates x_hat.
+
+    Each example gets its *own* mixing weight alpha ~ U(0, 1) (one alpha for the whole batch, a
+    classic bug, only tests points on one "slice" between the two batches).
+
+    Parameters
+    ----------
+    discriminator : nn.Module
+    x_real, x_fake : torch.Tensor
+        ``(B, *data_shape)`` each.
+    weight : float
+        lambda (10 in the paper).
+    generator : torch.Generator, optional
+        Random stream for alpha (the training run's, so runs are reproducible).
+
+    Returns
+    -------
+    torch.Tensor
+        A 0-d tensor in the graph of D's parameters.
+    """
+    alpha = torch.rand((len(x_real),) + (1,) * (x_real.dim() - 1), device=x_real.device,
+                       dtype=x_real.dtype, generator=generator)  # (B, 1, ...): one alpha per example
+    x_hat = alpha * x_real.detach() + (1 - alpha) * x_fake.detach()
+    norms = _input_gradient(discriminator, x_hat).norm(dim=1)
+    return weight * (norms - 1).pow(2).mean()
+
+
+def r1_penalty(discriminator: nn.Module, x_real: torch.Tensor, *, gamma: float = 1.0) -> torch.Tensor:
+    """R1 (Mescheder et al., 2018): gamma / 2 * E[||grad D(x)||^2] on real data only."""
+    return gamma / 2 * _input_gradient(discriminator, x_real).pow(2).sum(dim=1).mean()
+
+
+def d_loss_rsgan(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Relativistic standard GAN, D: -E[log sigmoid(C(x) - C(G(z)))] over pairs (Jolicoeur-Martineau)."""
+    return F.softplus(-(d_real - d_fake)).mean()
+
+
+def g_loss_rsgan(d_fake: torch.Tensor, d_real: torch.Tensor) -> torch.Tensor:
+    """Relativistic standard GAN, G: -E[log sigmoid(C(G(z)) - C(x))]: fakes should look *more* real."""
+    return F.softplus(-(d_fake - d_real)).mean()
+
+
+def d_loss_ragan(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Relativistic average GAN, D: each real against the mean fake, each fake against the mean real."""
+    return F.softplus(-(d_real - d_fake.mean())).mean() + F.softplus(d_fake - d_real.mean()).mean()
+
+
+def g_loss_ragan(d_fake: torch.Tensor, d_real: torch.Tensor) -> torch.Tensor:
+    """Relativistic average GAN, G: the D loss with the roles of real and fake swapped."""
+    return F.softplus(-(d_fake - d_real.mean())).mean() + F.softplus(d_real - d_fake.mean()).mean()
+
+
+def _wgan_gp_penalty(discriminator, x_real, x_fake, generator=None):
+    return gradient_penalty(discriminator, x_real, x_fake, generator=generator)
+
+
 class GANLoss(NamedTuple):
-    """A pair of losses: ``d(d_real, d_fake)`` minimized by D, ``g(d_fake)`` minimized by G."""
+    """A pair of losses: ``d(d_real, d_fake)`` minimized by D, ``g(d_fake)`` minimized by G.
+
+    ``penalty(discriminator, x_real, x_fake, generator=rng)``, when set, is added to D's loss (e.g.
+    WGAN-GP's gradient penalty). ``g_uses_real``: G's loss compares with real data, ``g(d_fake,
+    d_real)`` (the relativistic losses), so G's step also reads a real batch.
+    """
 
     d: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    g: Callable[[torch.Tensor], torch.Tensor]
+    g: Callable[..., torch.Tensor]
+    penalty: Callable[..., torch.Tensor] | None = None
+    g_uses_real: bool = False
 
 
-#: The loss pairs by name, ``"ns"`` (the default), ``"minimax"``, ``"lsgan"`` and ``"hinge"``.
+#: The loss pairs by name: ``"ns"`` (the default), ``"minimax"``, ``"lsgan"``, ``"hinge"``, ``"wgan-gp"``,
+#: ``"rsgan"`` and ``"ragan"``.
 #:
 #: :meta hide-value:
 LOSSES: dict[str, GANLoss] = {
@@ -104,6 +191,9 @@ LOSSES: dict[str, GANLoss] = {
     "minimax": GANLoss(d_loss_bce, g_loss_minimax),        # the paper's game as written
     "lsgan": GANLoss(d_loss_lsgan, g_loss_lsgan),
     "hinge": GANLoss(d_loss_hinge, g_loss_hinge),
+    "wgan-gp": GANLoss(d_loss_wgan, g_loss_wgan, penalty=_wgan_gp_penalty),
+    "rsgan": GANLoss(d_loss_rsgan, g_loss_rsgan, g_uses_real=True),
+    "ragan": GANLoss(d_loss_ragan, g_loss_ragan, g_uses_real=True),
 }
 
 

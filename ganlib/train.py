@@ -91,7 +91,8 @@ class Run:
 
 
 def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Optimizer,
-           x_real: torch.Tensor, z: torch.Tensor, loss: GANLoss) -> dict[str, torch.Tensor]:
+           x_real: torch.Tensor, z: torch.Tensor, loss: GANLoss, *,
+           rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """One discriminator update: D ascends log D(x) + log(1 - D(G(z))) (for the BCE losses).
 
     D runs forward and backward on the real batch *and* on the fake batch. G is not updated.
@@ -106,7 +107,9 @@ def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Op
     z : torch.Tensor
         Noise ``(B, latent_dim)``.
     loss : GANLoss
-        The loss pair (``loss.d`` is used).
+        The loss pair (``loss.d`` is used, plus ``loss.penalty`` when it has one).
+    rng : torch.Generator, optional
+        Random stream for a penalty's draws (WGAN-GP's interpolation weights).
 
     Returns
     -------
@@ -118,6 +121,8 @@ def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Op
     d_real = discriminator(x_real)  # (B,) logits
     d_fake = discriminator(x_fake)  # (B,) logits
     d_loss = loss.d(d_real, d_fake)
+    if loss.penalty is not None:
+        d_loss = d_loss + loss.penalty(discriminator, x_real, x_fake, generator=rng)
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     opt_d.step()
@@ -126,7 +131,7 @@ def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Op
 
 
 def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
-           z: torch.Tensor, loss: GANLoss) -> dict[str, torch.Tensor]:
+           z: torch.Tensor, loss: GANLoss, *, x_real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One generator update: G descends its loss on D's verdict about G(z). D's weights stay as they are.
 
     G never sees real data: its gradient flows from D's output on the fakes back into G.
@@ -140,18 +145,23 @@ def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Op
         Noise ``(B, latent_dim)``.
     loss : GANLoss
         The loss pair (``loss.g`` is used).
+    x_real : torch.Tensor, optional
+        A real minibatch, needed (only) by the relativistic losses (``loss.g_uses_real``), whose
+        generator loss compares D's verdicts on fakes with those on real data.
 
     Returns
     -------
     dict of 0-d tensors
         ``g_loss``.
     """
+    if loss.g_uses_real and x_real is None:
+        raise GanlibError("this loss compares fakes with real data: pass x_real to g_step")
     trainable = [p for p in discriminator.parameters() if p.requires_grad]
     for p in trainable:  # D is frozen: gradients flow *through* it, not *into* it
         p.requires_grad_(False)
     try:
         d_fake = discriminator(generator(z))  # (B,) logits
-        g_loss = loss.g(d_fake)
+        g_loss = loss.g(d_fake, discriminator(x_real)) if loss.g_uses_real else loss.g(d_fake)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -291,10 +301,15 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
                 idx_all.random_(0, len(data), generator=run.rng)
                 torch.index_select(data, 0, idx, out=x_real)
                 z_all.normal_(generator=run.rng)
-                d_out = update_d(run.opt_d, x_real, z, loss)  # d_step(generator, discriminator, ...)
-            # (2) one generator update on fresh noise
+                d_out = update_d(run.opt_d, x_real, z, loss, rng=run.rng)  # d_step(generator, discriminator, ...)
+            # (2) one generator update on fresh noise (and, for relativistic losses only, a real batch)
             z_all.normal_(generator=run.rng)
-            g_out = update_g(run.opt_g, z, loss)  # g_step(generator, discriminator, ...)
+            if loss.g_uses_real:
+                idx_all.random_(0, len(data), generator=run.rng)
+                torch.index_select(data, 0, idx, out=x_real)
+                g_out = update_g(run.opt_g, z, loss, x_real=x_real)
+            else:
+                g_out = update_g(run.opt_g, z, loss)  # g_step(generator, discriminator, ...)
             totals += torch.stack([d_out["d_loss"], g_out["g_loss"], d_out["d_real"], d_out["d_fake"]])
             rows_since_log += 1
             run.step += 1

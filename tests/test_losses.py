@@ -139,7 +139,7 @@ def test_hinge_hand_values():
 # --- the registry -----------------------------------------------------------------------------
 
 def test_losses_registry_pairs():
-    assert set(LOSSES) == {"ns", "minimax", "lsgan", "hinge"}
+    assert set(LOSSES) == {"ns", "minimax", "lsgan", "hinge", "wgan-gp", "rsgan", "ragan"}
     assert get_loss("ns") == GANLoss(d_loss_bce, g_loss_nonsaturating)
     assert get_loss("minimax") == GANLoss(d_loss_bce, g_loss_minimax)
     assert get_loss("lsgan") == GANLoss(d_loss_lsgan, g_loss_lsgan)
@@ -154,9 +154,11 @@ def test_get_loss_unknown_lists_the_known(name):
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_every_loss_returns_a_differentiable_scalar(name, logits):
-    d_real, d_fake = (t.clone().requires_grad_(True) for t in logits)
     pair = get_loss(name)
-    for loss in (pair.d(d_real, d_fake), pair.g(d_fake)):
+    if pair.g_uses_real:  # relativistic losses compare real and fake examples pairwise: equal sizes
+        logits = (logits[0], logits[1][:len(logits[0])])
+    d_real, d_fake = (t.clone().requires_grad_(True) for t in logits)
+    for loss in (pair.d(d_real, d_fake), pair.g(d_fake, d_real) if pair.g_uses_real else pair.g(d_fake)):
         assert loss.shape == ()
         loss.backward()
     assert d_real.grad is not None and d_fake.grad is not None
