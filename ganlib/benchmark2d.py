@@ -88,7 +88,8 @@ def run_protocols(jobs: list[tuple[str, int, str]], *, num_steps: int | None = N
 
     Parameters
     ----------
-    jobs : list of (dataset, seed, method)
+    jobs : list of tuple
+        ``(dataset, seed, method)`` for each run.
     num_steps : int, optional
         Passed to every job.
     workers : int, optional

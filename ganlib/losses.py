@@ -182,7 +182,7 @@ class GANLoss(NamedTuple):
     g_uses_real: bool = False
 
 
-#: The loss pairs by name: ``"ns"`` (the default), ``"minimax"``, ``"lsgan"``, ``"hinge"``, ``"wgan-gp"``,
+#: The loss pairs by name, ``"ns"`` (the default), ``"minimax"``, ``"lsgan"``, ``"hinge"``, ``"wgan-gp"``,
 #: ``"rsgan"`` and ``"ragan"``.
 #:
 #: :meta hide-value:

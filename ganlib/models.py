@@ -19,7 +19,7 @@ from .utils import GanlibError
 
 __all__ = [
     "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator",
-    "init_dcgan_weights", "build_models", "MODELS", "MNIST_SHAPE",
+    "init_dcgan_weights", "apply_spectral_norm", "build_models", "MODELS", "MNIST_SHAPE",
 ]
 
 MNIST_SHAPE = (1, 28, 28)
@@ -179,7 +179,33 @@ def init_dcgan_weights(module: nn.Module) -> None:
             nn.init.zeros_(layer.bias)
 
 
-MODELS = ("mlp", "dcgan")
+def apply_spectral_norm(discriminator: nn.Module) -> nn.Module:
+    """Spectrally normalize every convolution and linear layer of ``discriminator`` (Miyato et al., 2018).
+
+    Each weight is divided by an estimate of its largest singular value (one power-iteration step per
+    forward pass), so every layer is 1-Lipschitz. BatchNorm layers are replaced by identities, as in
+    SN-GAN's discriminator: normalization by batch statistics would undo the per-layer control.
+
+    Parameters
+    ----------
+    discriminator : nn.Module
+        Changed in place.
+
+    Returns
+    -------
+    nn.Module
+        The same module.
+    """
+    for parent in list(discriminator.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                setattr(parent, name, nn.Identity())
+            elif isinstance(child, (nn.Conv2d, nn.Linear)):
+                nn.utils.parametrizations.spectral_norm(child)
+    return discriminator
+
+
+MODELS = ("mlp", "dcgan", "mlp-sn", "dcgan-sn")  # "-sn": the same pair with a spectrally normalized D
 
 
 def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_dim: int = 100,
@@ -188,7 +214,8 @@ def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_d
 
     Parameters
     ----------
-    name : {"mlp", "dcgan"}
+    name : {"mlp", "dcgan", "mlp-sn", "dcgan-sn"}
+        ``"-sn"``: the same pair with D spectrally normalized (:func:`apply_spectral_norm`).
     data_shape : sequence of int
         Shape of one sample; DCGAN only supports ``(1, 28, 28)``.
     latent_dim : int
@@ -202,6 +229,9 @@ def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_d
     generator, discriminator : nn.Module
     """
     data_shape = tuple(int(s) for s in data_shape)
+    if name in ("mlp-sn", "dcgan-sn"):
+        generator, discriminator = build_models(name[:-3], data_shape=data_shape, latent_dim=latent_dim, **kwargs)
+        return generator, apply_spectral_norm(discriminator)
     if name == "mlp":
         hidden = tuple(kwargs.pop("hidden", (128,)))
         g_hidden = tuple(kwargs.pop("g_hidden", hidden))

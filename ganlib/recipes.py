@@ -58,8 +58,10 @@ def recipe(dataset: str, model: str | None = None, **config_changes) -> Recipe:
     Parameters
     ----------
     dataset : {"mnist", "ring", "grid"}
-    model : {"dcgan", "mlp"}, optional
-        Default: ``"dcgan"`` for MNIST, ``"mlp"`` for the 2-D toys.
+    model : {"dcgan", "mlp", "dcgan-sn", "mlp-sn"}, optional
+        Default: ``"dcgan"`` for MNIST, ``"mlp"`` for the 2-D toys. A ``"-sn"`` model (spectrally
+        normalized D) takes the recipe of its plain model with the hinge loss, SN-GAN's pairing
+        (Miyato et al., 2018); it is not tuned separately.
     **config_changes
         Fields of :class:`TrainConfig` to change, e.g. ``num_steps=500``.
 
@@ -68,6 +70,10 @@ def recipe(dataset: str, model: str | None = None, **config_changes) -> Recipe:
     Recipe
     """
     model = model or ("dcgan" if dataset == "mnist" else "mlp")
+    if isinstance(model, str) and model.endswith("-sn"):
+        base = recipe(dataset, model[:-3])
+        changes = {"loss": "hinge", **config_changes}
+        return Recipe({**base.model, "name": model}, dataclasses.replace(base.config, **changes))
     try:
         found = RECIPES[(dataset, model)]
     except KeyError:

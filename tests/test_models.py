@@ -6,6 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+import ganlib
+
 from ganlib.models import (DCGAN_INIT_STD, MNIST_SHAPE, DCGANDiscriminator, DCGANGenerator,
                            MLPDiscriminator, MLPGenerator, build_models, init_dcgan_weights)
 from ganlib.utils import GanlibError, seed_everything
@@ -158,3 +160,34 @@ def test_build_dcgan_width():
 def test_build_models_errors(name, kwargs, match):
     with pytest.raises(GanlibError, match=match):
         build_models(name, **kwargs)
+
+
+@pytest.mark.parametrize("name,shape", [("dcgan-sn", (1, 28, 28)), ("mlp-sn", (2,))])
+def test_spectral_norm_models_bound_every_d_layer_and_have_no_batchnorm(name, shape):
+    torch.manual_seed(0)
+    generator, discriminator = ganlib.build_models(name, data_shape=shape, latent_dim=8)
+    layers = [m for m in discriminator.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert layers and all(nn.utils.parametrize.is_parametrized(m, "weight") for m in layers)
+    assert not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in discriminator.modules())
+    x = torch.randn(16, *shape)
+    for _ in range(30):  # power iteration converges over forward passes in training mode
+        discriminator(x)
+    for m in layers:
+        w = m.weight.reshape(m.weight.shape[0], -1) if isinstance(m, nn.Conv2d) else m.weight
+        assert torch.linalg.matrix_norm(w.detach(), ord=2) == pytest.approx(1.0, rel=0.05)
+    assert discriminator(x).shape == (16,)
+    plain = ganlib.build_models(name[:-3], data_shape=shape, latent_dim=8)[0]
+    assert type(plain) is type(generator), "only D changes"
+
+
+def test_spectral_norm_recipe_and_checkpoint_round_trip(tmp_path):
+    plan = ganlib.recipes.recipe("ring", "mlp-sn", num_steps=4, progress=False)
+    assert plan.model["name"] == "mlp-sn" and plan.config.loss == "hinge"
+    generator, discriminator = ganlib.build_models(**plan.model)
+    x = ganlib.sample_toy("ring", 256, generator=torch.Generator().manual_seed(0))
+    run = ganlib.train(generator, discriminator, x, plan.config, device="cpu")
+    run.model_spec = plan.model
+    path = ganlib.checkpoint.save_checkpoint(tmp_path / "c.pt", run)
+    restored = ganlib.checkpoint.restore_run(path)
+    for a, b in zip(restored.discriminator.state_dict().values(), run.discriminator.state_dict().values()):
+        assert torch.equal(a, b)
