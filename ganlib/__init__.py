@@ -3,10 +3,11 @@
 Modules (each with one job): :mod:`~ganlib.utils` (device, seeds, run budget), :mod:`~ganlib.data`,
 :mod:`~ganlib.models`, :mod:`~ganlib.losses`, :mod:`~ganlib.train` (the loop), :mod:`~ganlib.recipes`,
 :mod:`~ganlib.checkpoint`, :mod:`~ganlib.metrics` and :mod:`~ganlib.metrics2d`, :mod:`~ganlib.viz`,
-:mod:`~ganlib.check` (exercise checkers), :mod:`~ganlib.cli`, :mod:`~ganlib.distributed` (data-parallel
-training under ``torchrun``; imported when used). The names below are the public API.
+:mod:`~ganlib.check` (exercise checkers), :mod:`~ganlib.diagnose` (the GAN doctor), :mod:`~ganlib.cli`,
+:mod:`~ganlib.distributed` (data-parallel training under ``torchrun``; imported when used). The names
+below are the public API.
 """
-from . import check, checkpoint, image2image, metrics, metrics2d, quality, recipes, vae, viz
+from . import check, checkpoint, diagnose, image2image, metrics, metrics2d, quality, recipes, vae, viz
 from .data import gaussian_1d, grid_means, load_dataset, load_mnist, ring_means, sample_toy
 from .losses import LOSSES, get_loss
 from .models import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, build_models,
@@ -17,7 +18,8 @@ from .utils import GanlibError, budget, get_device, seed_everything, steps
 __version__ = "0.1.0"
 
 __all__ = [
-    "check", "checkpoint", "image2image", "metrics", "metrics2d", "quality", "recipes", "vae", "viz",
+    "check", "checkpoint", "diagnose", "image2image", "metrics", "metrics2d", "quality", "recipes", "vae",
+    "viz",
     "gaussian_1d", "grid_means", "load_dataset", "load_mnist", "ring_means", "sample_toy",
     "LOSSES", "get_loss",
     "DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator", "build_models",
