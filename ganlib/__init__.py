@@ -3,7 +3,9 @@
 Modules (each with one job): :mod:`~ganlib.utils` (device, seeds, run budget), :mod:`~ganlib.data`,
 :mod:`~ganlib.models`, :mod:`~ganlib.losses`, :mod:`~ganlib.train` (the loop), :mod:`~ganlib.recipes`,
 :mod:`~ganlib.checkpoint`, :mod:`~ganlib.metrics` and :mod:`~ganlib.metrics2d`, :mod:`~ganlib.viz`,
-:mod:`~ganlib.check` (exercise checkers), :mod:`~ganlib.diagnose` (the GAN doctor), :mod:`~ganlib.cli`,
+:mod:`~ganlib.conditional` (G(z, y) and D(x, y)), :mod:`~ganlib.image2image` (pix2pix-style networks),
+:mod:`~ganlib.vae`, :mod:`~ganlib.benchmark2d`, :mod:`~ganlib.quality`, :mod:`~ganlib.check` (exercise
+checkers), :mod:`~ganlib.diagnose` (the GAN doctor), :mod:`~ganlib.cli`,
 :mod:`~ganlib.distributed` (data-parallel training under ``torchrun``; imported when used). The names
 below are the public API.
 """

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import distributed
 from .checkpoint import atomic_write, load_generator, restore_run, save_checkpoint
+from .conditional import is_conditional
 from .data import DATASETS, load_dataset
 from .losses import LOSSES
 from .models import MODELS, build_models
@@ -172,7 +173,8 @@ def _train(args, device, main_rank: bool = True) -> int:
         config = dataclasses.replace(config, eval_every=args.eval_every)
     if args.target is not None and not config.eval_every:
         raise GanlibError("--target needs --eval-every N: a target can only be met by measuring quality")
-    x, _ = load_dataset(dataset, seed=data_seed)
+    x, y = load_dataset(dataset, seed=data_seed)
+    labels = y if is_conditional(run.generator) else None  # a conditional pair trains on the labels too
     out.mkdir(parents=True, exist_ok=True)
 
     def save(r):
@@ -188,7 +190,8 @@ def _train(args, device, main_rank: bool = True) -> int:
 
     try:
         run = train(run.generator, run.discriminator, x, config, run=run, callback=every,
-                    evaluate=evaluator(dataset) if config.eval_every else None, stop_when=args.target)
+                    evaluate=evaluator(dataset) if config.eval_every else None, stop_when=args.target,
+                    labels=labels)
     except TrainingDiverged:
         save(run)  # train() rolled the run back to its last finite step: keep that, then report
         raise

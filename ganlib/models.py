@@ -205,7 +205,8 @@ def apply_spectral_norm(discriminator: nn.Module) -> nn.Module:
     return discriminator
 
 
-MODELS = ("mlp", "dcgan", "mlp-sn", "dcgan-sn")  # "-sn": the same pair with a spectrally normalized D
+# "cdcgan": conditional DCGAN (ganlib.conditional); "-sn": the same pair with a spectrally normalized D
+MODELS = ("mlp", "dcgan", "cdcgan", "mlp-sn", "dcgan-sn", "cdcgan-sn")
 
 
 def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_dim: int = 100,
@@ -214,8 +215,9 @@ def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_d
 
     Parameters
     ----------
-    name : {"mlp", "dcgan", "mlp-sn", "dcgan-sn"}
-        ``"-sn"``: the same pair with D spectrally normalized (:func:`apply_spectral_norm`).
+    name : {"mlp", "dcgan", "cdcgan", "mlp-sn", "dcgan-sn", "cdcgan-sn"}
+        ``"cdcgan"``: the conditional DCGAN pair of :mod:`ganlib.conditional` (option ``num_classes``,
+        default 10); ``"-sn"``: the same pair with D spectrally normalized (:func:`apply_spectral_norm`).
     data_shape : sequence of int
         Shape of one sample; DCGAN only supports ``(1, 28, 28)``.
     latent_dim : int
@@ -229,7 +231,7 @@ def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_d
     generator, discriminator : nn.Module
     """
     data_shape = tuple(int(s) for s in data_shape)
-    if name in ("mlp-sn", "dcgan-sn"):
+    if name in ("mlp-sn", "dcgan-sn", "cdcgan-sn"):
         generator, discriminator = build_models(name[:-3], data_shape=data_shape, latent_dim=latent_dim, **kwargs)
         return generator, apply_spectral_norm(discriminator)
     if name == "mlp":
@@ -242,12 +244,19 @@ def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_d
         return (MLPGenerator(latent_dim=latent_dim, data_shape=data_shape, hidden=g_hidden,
                              out_activation=out_activation),
                 MLPDiscriminator(data_shape=data_shape, hidden=d_hidden))
-    if name == "dcgan":
+    if name in ("dcgan", "cdcgan"):
         if data_shape != MNIST_SHAPE:
             raise GanlibError(f"the DCGAN models are for 28x28 images {MNIST_SHAPE}, not {data_shape}; "
                               "use --model mlp for 2-D data")
         width = int(kwargs.pop("width", 64))
         g_width, d_width = int(kwargs.pop("g_width", width)), int(kwargs.pop("d_width", width))
+        if name == "cdcgan":
+            from .conditional import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator
+
+            num_classes = int(kwargs.pop("num_classes", 10))
+            _no_extra(kwargs, name)
+            return (ConditionalDCGANGenerator(latent_dim=latent_dim, width=g_width, num_classes=num_classes),
+                    ConditionalDCGANDiscriminator(width=d_width, num_classes=num_classes))
         _no_extra(kwargs, name)
         return DCGANGenerator(latent_dim=latent_dim, width=g_width), DCGANDiscriminator(width=d_width)
     raise GanlibError(f"unknown model {name!r}; expected one of {MODELS}")

@@ -58,8 +58,9 @@ def recipe(dataset: str, model: str | None = None, **config_changes) -> Recipe:
     Parameters
     ----------
     dataset : {"mnist", "ring", "grid"}
-    model : {"dcgan", "mlp", "dcgan-sn", "mlp-sn"}, optional
-        Default: ``"dcgan"`` for MNIST, ``"mlp"`` for the 2-D toys. A ``"-sn"`` model (spectrally
+    model : {"dcgan", "mlp", "cdcgan", "dcgan-sn", "mlp-sn", "cdcgan-sn"}, optional
+        Default: ``"dcgan"`` for MNIST, ``"mlp"`` for the 2-D toys. ``"cdcgan"`` (conditional) takes
+        the DCGAN recipe. A ``"-sn"`` model (spectrally
         normalized D) takes the recipe of its plain model with the hinge loss, SN-GAN's pairing
         (Miyato et al., 2018); it is not tuned separately.
     **config_changes
@@ -70,6 +71,9 @@ def recipe(dataset: str, model: str | None = None, **config_changes) -> Recipe:
     Recipe
     """
     model = model or ("dcgan" if dataset == "mnist" else "mlp")
+    if model == "cdcgan":  # the conditional pair trains with the DCGAN recipe (not tuned separately)
+        base = recipe(dataset, "dcgan", **config_changes)
+        return Recipe({**base.model, "name": model}, base.config)
     if isinstance(model, str) and model.endswith("-sn"):
         base = recipe(dataset, model[:-3])
         changes = {"loss": "hinge", **config_changes}

@@ -22,6 +22,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .conditional import check_labels, is_conditional
 from .losses import GANLoss, LOSSES, get_loss
 from .utils import GanlibError, get_device
 
@@ -92,7 +93,8 @@ class Run:
 
 def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Optimizer,
            x_real: torch.Tensor, z: torch.Tensor, loss: GANLoss, *,
-           rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+           rng: torch.Generator | None = None, y_real: torch.Tensor | None = None,
+           y_fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One discriminator update: D ascends log D(x) + log(1 - D(G(z))) (for the BCE losses).
 
     D runs forward and backward on the real batch *and* on the fake batch. G is not updated.
@@ -110,16 +112,20 @@ def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Op
         The loss pair (``loss.d`` is used, plus ``loss.penalty`` when it has one).
     rng : torch.Generator, optional
         Random stream for a penalty's draws (WGAN-GP's interpolation weights).
+    y_real, y_fake : torch.Tensor, optional
+        Class labels ``(B,)`` of the real batch and of the fakes to make, for conditional networks
+        (:mod:`ganlib.conditional`): then G is called as ``G(z, y)`` and D as ``D(x, y)``.
 
     Returns
     -------
     dict of 0-d tensors
         ``d_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))); call ``float()`` to read.
     """
+    cond = y_fake is not None  # a conditional pair: every call also gets the labels
     with torch.no_grad():  # G is frozen in D's step: no graph through G is needed (the "detach")
-        x_fake = generator(z)  # (B, *data_shape)
-    d_real = discriminator(x_real)  # (B,) logits
-    d_fake = discriminator(x_fake)  # (B,) logits
+        x_fake = generator(z, y_fake) if cond else generator(z)  # (B, *data_shape)
+    d_real = discriminator(x_real, y_real) if cond else discriminator(x_real)  # (B,) logits
+    d_fake = discriminator(x_fake, y_fake) if cond else discriminator(x_fake)  # (B,) logits
     d_loss = loss.d(d_real, d_fake)
     if loss.penalty is not None:
         d_loss = d_loss + loss.penalty(discriminator, x_real, x_fake, generator=rng)
@@ -131,7 +137,8 @@ def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Op
 
 
 def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
-           z: torch.Tensor, loss: GANLoss, *, x_real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+           z: torch.Tensor, loss: GANLoss, *, x_real: torch.Tensor | None = None,
+           y_fake: torch.Tensor | None = None, y_real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One generator update: G descends its loss on D's verdict about G(z). D's weights stay as they are.
 
     G never sees real data: its gradient flows from D's output on the fakes back into G.
@@ -148,6 +155,8 @@ def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Op
     x_real : torch.Tensor, optional
         A real minibatch, needed (only) by the relativistic losses (``loss.g_uses_real``), whose
         generator loss compares D's verdicts on fakes with those on real data.
+    y_fake, y_real : torch.Tensor, optional
+        Labels of the fakes to make (and of ``x_real``) for conditional networks.
 
     Returns
     -------
@@ -160,8 +169,12 @@ def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Op
     for p in trainable:  # D is frozen: gradients flow *through* it, not *into* it
         p.requires_grad_(False)
     try:
-        d_fake = discriminator(generator(z))  # (B,) logits
-        g_loss = loss.g(d_fake, discriminator(x_real)) if loss.g_uses_real else loss.g(d_fake)
+        if y_fake is None:
+            d_fake = discriminator(generator(z))  # (B,) logits
+            g_loss = loss.g(d_fake, discriminator(x_real)) if loss.g_uses_real else loss.g(d_fake)
+        else:  # conditional: G makes digits of the given classes, D judges them as those classes
+            d_fake = discriminator(generator(z, y_fake), y_fake)
+            g_loss = loss.g(d_fake, discriminator(x_real, y_real)) if loss.g_uses_real else loss.g(d_fake)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -198,7 +211,8 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
           config: TrainConfig | None = None, *, run: Run | None = None,
           callback: Callable[[Run], None] | None = None, device: torch.device | str | None = None,
           evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
-          stop_when: Callable[[dict[str, float]], bool] | None = None) -> Run:
+          stop_when: Callable[[dict[str, float]], bool] | None = None,
+          labels: torch.Tensor | None = None) -> Run:
     """Train ``generator`` against ``discriminator`` on ``data`` for ``config.num_steps`` generator steps.
 
     In a process group started by ``torchrun``, every process trains the same model data-parallel
@@ -224,6 +238,10 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
         the end; results go to ``run.evaluations`` with the step and the training seconds so far
         (time spent evaluating is not counted as training time). See
         :func:`ganlib.quality.evaluator`.
+    labels : torch.Tensor, optional
+        Class labels ``(N,)`` of ``data``, required by (and only by) a conditional pair
+        (:mod:`ganlib.conditional`): real batches come with their labels, fakes are made for labels
+        drawn uniformly from the run's random stream.
     stop_when : callable, optional
         ``stop_when(metrics) -> bool``: training stops at the first evaluation where it is true
         (``run.target_met`` is then set), e.g. a parsed :func:`ganlib.quality.parse_target`.
@@ -261,6 +279,14 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
     if config.eval_every and evaluate is None:
         raise GanlibError("config.eval_every is set but no evaluate= function was given")
     data = _check_data(data, generator, config.batch_size).to(device)
+    num_classes = getattr(generator, "num_classes", None) if is_conditional(generator) else None
+    if (num_classes is None) != (labels is None):
+        raise GanlibError("a conditional generator needs labels=" if labels is None else
+                          "labels= was given but the generator is not conditional (see ganlib.conditional)")
+    if num_classes is not None:
+        if loss.penalty is not None:
+            raise GanlibError(f"loss {config.loss!r} with a conditional pair is not supported yet")
+        labels = check_labels(labels, num_classes, len(data)).to(device)
     # Images in channels-last layout: the same numbers, faster convolution kernels (the DCGAN step
     # went from 85 to 75 ms on one core of the 2-core CI machine). No effect on other data.
     layout = torch.channels_last if data.dim() == 4 else torch.contiguous_format
@@ -275,6 +301,8 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
     update_d = functools.partial(d_step, generator, discriminator)
     update_g = functools.partial(g_step, generator, discriminator)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
+        if num_classes is not None:
+            raise GanlibError("conditional training is not supported under torchrun yet")
         from .distributed import data_parallel
         rank, world, update_d, update_g = data_parallel(generator, discriminator)
 
@@ -285,6 +313,9 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
     x_real = torch.empty((batch_size, *data.shape[1:]), dtype=data.dtype, device=device, memory_format=layout)
     z_all = torch.empty(world * batch_size, latent_dim, device=device)
     z = z_all[rank * batch_size:(rank + 1) * batch_size]
+    y_real = torch.empty(batch_size, dtype=torch.long, device=device)  # used by conditional pairs only
+    y_fake = torch.empty(batch_size, dtype=torch.long, device=device)
+    cond = {} if num_classes is None else {"y_real": y_real, "y_fake": y_fake}
     totals = torch.zeros(4, device=device)  # running sums of d_loss, g_loss, D(x), D(G(z))
     rows_since_log = 0
 
@@ -301,15 +332,22 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
                 idx_all.random_(0, len(data), generator=run.rng)
                 torch.index_select(data, 0, idx, out=x_real)
                 z_all.normal_(generator=run.rng)
-                d_out = update_d(run.opt_d, x_real, z, loss, rng=run.rng)  # d_step(generator, discriminator, ...)
+                if cond:  # the real batch's labels, and uniformly drawn labels for the fakes
+                    torch.index_select(labels, 0, idx, out=y_real)
+                    y_fake.random_(0, num_classes, generator=run.rng)
+                d_out = update_d(run.opt_d, x_real, z, loss, rng=run.rng, **cond)  # d_step(generator, discriminator, ...)
             # (2) one generator update on fresh noise (and, for relativistic losses only, a real batch)
             z_all.normal_(generator=run.rng)
+            if cond:
+                y_fake.random_(0, num_classes, generator=run.rng)
             if loss.g_uses_real:
                 idx_all.random_(0, len(data), generator=run.rng)
                 torch.index_select(data, 0, idx, out=x_real)
-                g_out = update_g(run.opt_g, z, loss, x_real=x_real)
+                if cond:
+                    torch.index_select(labels, 0, idx, out=y_real)
+                g_out = update_g(run.opt_g, z, loss, x_real=x_real, **cond)
             else:
-                g_out = update_g(run.opt_g, z, loss)  # g_step(generator, discriminator, ...)
+                g_out = update_g(run.opt_g, z, loss, **cond)  # g_step(generator, discriminator, ...)
             totals += torch.stack([d_out["d_loss"], g_out["g_loss"], d_out["d_real"], d_out["d_fake"]])
             rows_since_log += 1
             run.step += 1
@@ -356,7 +394,8 @@ def _evaluate(run: Run, evaluate: Callable[[nn.Module], dict[str, float]]) -> fl
 
 @torch.no_grad()
 def sample(generator: nn.Module, n: int, *, seed: int | None = None,
-           z: torch.Tensor | None = None, batch_size: int = 1000) -> torch.Tensor:
+           z: torch.Tensor | None = None, labels: torch.Tensor | None = None,
+           batch_size: int = 1000) -> torch.Tensor:
     """Draw ``n`` samples from ``generator`` in evaluation mode, returned on the CPU.
 
     Parameters
@@ -368,6 +407,9 @@ def sample(generator: nn.Module, n: int, *, seed: int | None = None,
         Seed for the noise, so sampling can be repeated; ignored when ``z`` is given.
     z : torch.Tensor, optional
         Noise to use ``(n, latent_dim)`` instead of drawing it.
+    labels : torch.Tensor, optional
+        For a conditional generator: the class of each sample ``(n,)``; default ``0, 1, ..., K-1, 0,
+        1, ...`` (every class equally often).
     batch_size : int
         Samples generated per forward pass.
 
@@ -383,10 +425,19 @@ def sample(generator: nn.Module, n: int, *, seed: int | None = None,
         rng = torch.Generator(device="cpu")
         rng.manual_seed(seed) if seed is not None else rng.seed()
         z = torch.randn(n, _latent_dim(generator), generator=rng)
+    if is_conditional(generator):
+        labels = torch.arange(n) % generator.num_classes if labels is None else labels
+        labels = check_labels(labels, generator.num_classes, n)
+    elif labels is not None:
+        raise GanlibError("labels= was given but the generator is not conditional")
     was_training = generator.training
     generator.eval()  # BatchNorm uses its running statistics, not the batch's
     try:
-        out = [generator(chunk.to(device)).float().cpu() for chunk in z.split(batch_size)]
+        if labels is None:
+            out = [generator(chunk.to(device)).float().cpu() for chunk in z.split(batch_size)]
+        else:
+            out = [generator(chunk.to(device), y.to(device)).float().cpu()
+                   for chunk, y in zip(z.split(batch_size), labels.split(batch_size))]
     finally:
         generator.train(was_training)
     return torch.cat(out)
