@@ -33,7 +33,7 @@ HEALTHY_BAND = (0.2, 0.8)  # D(x) and D(G(z)) both inside: D is neither fooled n
 GOOD_MODE_SHARE = 0.5   # 2-D toys: half the modes or more hit counts as good (with improving metrics)
 
 _CH7 = "Chapter 7 (Training pitfalls and fixes), section "
-#: Where the book explains each finding (section names: chapter 7 is not numbered yet).
+#: Where the book explains each finding, by section name (chapter 7 is not numbered yet).
 SEE = {
     "diverged": _CH7 + "'Divergence: NaN losses and learning rates'",
     "saturation": "Chapter 4 (Loss functions), section 'Saturation'; " + _CH7 + "'Saturation'",

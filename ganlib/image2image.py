@@ -13,6 +13,7 @@ known and 0 where it is missing. Labels: real = 1, fake = 0, as in :mod:`ganlib.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import torch
@@ -21,6 +22,7 @@ from torch import nn
 
 from .losses import GANLoss, get_loss
 from .models import LEAKY_SLOPE
+from .train import frozen
 from .utils import GanlibError, get_device
 
 __all__ = ["Image2ImageGenerator", "PatchDiscriminator", "d_step", "g_step", "train_image2image", "downsample",
@@ -146,10 +148,7 @@ def g_step(generator: nn.Module, discriminator: nn.Module | None, opt_g: torch.o
         The two terms (0-d, detached, unweighted).
     """
     adversarial = adv_weight > 0
-    trainable = [p for p in discriminator.parameters() if p.requires_grad] if adversarial else []
-    for p in trainable:  # D is frozen: gradients flow *through* it, not *into* it
-        p.requires_grad_(False)
-    try:
+    with frozen(discriminator) if adversarial else contextlib.nullcontext():  # gradients through D, not into it
         x_fake = generator(condition)                  # (B, 1, 28, 28)
         g_l1 = (x_fake - x_real).abs().mean()
         g_adv = loss.g(discriminator(condition, x_fake)) if adversarial else torch.zeros_like(g_l1)
@@ -157,9 +156,6 @@ def g_step(generator: nn.Module, discriminator: nn.Module | None, opt_g: torch.o
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
-    finally:
-        for p in trainable:
-            p.requires_grad_(True)
     return g_adv.detach(), g_l1.detach()
 
 
@@ -199,8 +195,9 @@ def train_image2image(generator: nn.Module, discriminator: nn.Module | None, inp
 
     Returns
     -------
-    dict of lists
-        ``step``, ``d_loss``, ``g_adv``, ``g_l1`` (means over the steps since the last row) and ``seconds``.
+    dict
+        Lists by name, ``step``, ``d_loss``, ``g_adv``, ``g_l1`` (means over the steps since the last
+        row) and ``seconds``.
     """
     _check_training(generator, discriminator, inputs, targets, num_steps, batch_size, lr, l1_weight,
                     adv_weight, log_every)

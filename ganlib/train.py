@@ -11,13 +11,14 @@ discriminator updates, each on a fresh minibatch of real data and of noise.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -26,7 +27,8 @@ from .conditional import check_labels, is_conditional
 from .losses import GANLoss, LOSSES, get_loss
 from .utils import GanlibError, get_device
 
-__all__ = ["TrainConfig", "Run", "TrainingDiverged", "d_step", "g_step", "new_run", "train", "sample", "HISTORY_KEYS"]
+__all__ = ["TrainConfig", "Run", "TrainingDiverged", "d_step", "g_step", "frozen", "new_run", "train", "sample",
+           "HISTORY_KEYS"]
 
 HISTORY_KEYS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "seconds")
 
@@ -165,10 +167,7 @@ def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Op
     """
     if loss.g_uses_real and x_real is None:
         raise GanlibError("this loss compares fakes with real data: pass x_real to g_step")
-    trainable = [p for p in discriminator.parameters() if p.requires_grad]
-    for p in trainable:  # D is frozen: gradients flow *through* it, not *into* it
-        p.requires_grad_(False)
-    try:
+    with frozen(discriminator):  # gradients flow *through* D into G, not *into* D's weights
         if y_fake is None:
             d_fake = discriminator(generator(z))  # (B,) logits
             g_loss = loss.g(d_fake, discriminator(x_real)) if loss.g_uses_real else loss.g(d_fake)
@@ -178,10 +177,25 @@ def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Op
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
+    return {"g_loss": g_loss.detach()}
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module) -> Iterator[nn.Module]:
+    """Freeze ``module``'s trainable parameters for the duration of a ``with`` block.
+
+    Inside, gradients still flow *through* the module (to whatever produced its input) but not *into*
+    its parameters, which is what a generator step needs from the discriminator. The parameters are
+    trainable again afterwards, even when the block raises.
+    """
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    for p in trainable:
+        p.requires_grad_(False)
+    try:
+        yield module
     finally:
         for p in trainable:
             p.requires_grad_(True)
-    return {"g_loss": g_loss.detach()}
 
 
 def _make_optimizer(params, lr: float, betas: tuple[float, float], device: torch.device):
