@@ -42,7 +42,9 @@ def check_labels(y, num_classes: int, n: int | None = None) -> torch.Tensor:
                           f"{getattr(y, 'dtype', type(y).__name__)} of shape {tuple(getattr(y, 'shape', ()))}")
     if n is not None and len(y) != n:
         raise GanlibError(f"expected {n} labels (one per example), got {len(y)}")
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+    # The value check reads the labels on the host: done for CPU tensors only, so a conditional model's
+    # forward pass on a GPU never waits for a device-to-host copy (train() checks its labels once).
+    if len(y) and y.device.type == "cpu" and (int(y.min()) < 0 or int(y.max()) >= num_classes):
         raise GanlibError(f"labels must lie in [0, {num_classes}), got [{int(y.min())}, {int(y.max())}]")
     return y.long()
 
