@@ -576,3 +576,9 @@ def ex_9_1(kl_diag_gaussian) -> CheckResult:
     return _run("ex-9-1", kl_diag_gaussian, cases,
                 "per latent dimension KL = ½ (μ² + σ² − 1 − log σ²) with σ² = exp(log_var); sum over the "
                 "latent dimensions (dim=1), one number per image")
+
+
+# --- Chapter 6 (variants) ---------------------------------------------------------------------------
+
+
+# --- Chapter 7 (pitfalls) ---------------------------------------------------------------------------
