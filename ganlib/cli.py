@@ -7,6 +7,8 @@ It does not hold training or metric code: it calls :mod:`ganlib`.
 ::
 
     python -m ganlib train --dataset mnist --model dcgan --seed 0 --out run
+    python -m ganlib train --dataset mnist --model infogan --out run_info   # InfoGAN (ganlib.infogan)
+    python -m ganlib train --dataset ring --unroll-steps 5 --out run_ring   # unrolled GAN
     python -m ganlib sample --checkpoint run/checkpoint.pt --n 2000 --seed 0 --out samples.npy
     python -m ganlib evaluate --samples samples.npy --dataset mnist
     torchrun --standalone --nproc_per_node=2 -m ganlib train --dataset ring --out run   # data-parallel
@@ -16,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from . import distributed
+from . import distributed, infogan
 from .checkpoint import atomic_write, load_generator, restore_run, save_checkpoint
 from .conditional import is_conditional
 from .data import DATASETS, load_dataset
@@ -99,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr-g", type=_positive_float, help="generator learning rate")
     t.add_argument("--lr-d", type=_positive_float, help="discriminator learning rate")
     t.add_argument("--d-steps", type=_positive_int, help="discriminator steps per generator step (k)")
+    t.add_argument("--unroll-steps", type=_non_negative_int,
+                   help="unrolled GAN: G steps against D advanced K Adam steps (Metz et al., 2017); default 0")
     t.add_argument("--seed", type=_non_negative_int, help="random seed (default: 0)")
     t.add_argument("--out", required=True, help="output folder")
     t.add_argument("--checkpoint-every", type=_non_negative_int, default=0,
@@ -147,7 +152,8 @@ def _train(args, device, main_rank: bool = True) -> int:
         raise GanlibError(f"--out {out} exists and is not a folder")
     if args.resume:
         fixed = [f"--{k.replace('_', '-')}" for k in ("dataset", "model", "loss", "batch_size", "lr_g", "lr_d",
-                                                      "d_steps", "seed") if getattr(args, k) is not None]
+                                                      "d_steps", "unroll_steps", "seed")
+                 if getattr(args, k) is not None]
         if fixed:
             raise GanlibError(f"--resume continues the run as it was saved: drop {', '.join(fixed)}")
         run = restore_run(out / CHECKPOINT_NAME, device=device)
@@ -160,10 +166,12 @@ def _train(args, device, main_rank: bool = True) -> int:
         if (out / CHECKPOINT_NAME).exists():
             raise GanlibError(f"{out / CHECKPOINT_NAME} exists; use --resume to continue it, or another --out")
         changes = {"loss": args.loss, "batch_size": args.batch_size, "lr_g": args.lr_g,
-                   "lr_d": args.lr_d, "d_steps": args.d_steps, "num_steps": args.steps}
+                   "lr_d": args.lr_d, "d_steps": args.d_steps, "unroll_steps": args.unroll_steps,
+                   "num_steps": args.steps}
         dataset, data_seed = args.dataset or "mnist", args.seed or 0
-        plan = recipe(dataset, args.model, seed=data_seed, progress=not args.quiet and main_rank,
-                      **{k: v for k, v in changes.items() if v is not None})
+        make_recipe = infogan.recipe if args.model == "infogan" else functools.partial(recipe, model=args.model)
+        plan = make_recipe(dataset, seed=data_seed, progress=not args.quiet and main_rank,
+                           **{k: v for k, v in changes.items() if v is not None})
         seed_everything(data_seed)  # the models' initial weights
         generator, discriminator = build_models(**plan.model)
         run = new_run(generator, discriminator, plan.config, device)
@@ -173,6 +181,8 @@ def _train(args, device, main_rank: bool = True) -> int:
         config = dataclasses.replace(config, eval_every=args.eval_every)
     if args.target is not None and not config.eval_every:
         raise GanlibError("--target needs --eval-every N: a target can only be met by measuring quality")
+    if config.unroll_steps and (is_conditional(run.generator) or infogan.is_infogan(run.generator)):
+        raise GanlibError("--unroll-steps is not supported for conditional or InfoGAN models yet")  # before any file
     x, y = load_dataset(dataset, seed=data_seed)
     labels = y if is_conditional(run.generator) else None  # a conditional pair trains on the labels too
     out.mkdir(parents=True, exist_ok=True)
@@ -188,10 +198,13 @@ def _train(args, device, main_rank: bool = True) -> int:
         if args.checkpoint_every and r.step % args.checkpoint_every == 0:
             save(r)
 
+    if infogan.is_infogan(run.generator):  # its own loop (the mutual-information term); no labels
+        trainer = infogan.train_infogan
+    else:
+        trainer = functools.partial(train, labels=labels)
     try:
-        run = train(run.generator, run.discriminator, x, config, run=run, callback=every,
-                    evaluate=evaluator(dataset) if config.eval_every else None, stop_when=args.target,
-                    labels=labels)
+        run = trainer(run.generator, run.discriminator, x, config, run=run, callback=every,
+                      evaluate=evaluator(dataset) if config.eval_every else None, stop_when=args.target)
     except TrainingDiverged:
         save(run)  # train() rolled the run back to its last finite step: keep that, then report
         raise

@@ -32,17 +32,18 @@ OSCILLATION_SWINGS = 3  # ... and it must cross its trend line this often: a swi
 HEALTHY_BAND = (0.2, 0.8)  # D(x) and D(G(z)) both inside: D is neither fooled nor sure
 GOOD_MODE_SHARE = 0.5   # 2-D toys: half the modes or more hit counts as good (with improving metrics)
 
-_CH7 = "Chapter 7 (Training pitfalls and fixes), section "
-#: Where the book explains each finding, by section name (chapter 7 is not numbered yet).
+_CH7 = "Chapter 7 (Training pitfalls and how to fix them), section "
+#: Where the book explains each finding, by section number, title and MyST label.
 SEE = {
-    "diverged": _CH7 + "'Divergence: NaN losses and learning rates'",
-    "saturation": "Chapter 4 (Loss functions), section 'Saturation'; " + _CH7 + "'Saturation'",
-    "d_overpowering": _CH7 + "'The discriminator overpowers the generator'",
-    "mode_collapse": _CH7 + "'Mode collapse'",
-    "oscillation": _CH7 + "'Oscillation'",
-    "too_short": "Chapter 3 (The algorithm, step by step), section 'The training history'",
-    "no_progress": _CH7 + "'Reading the training curves'",
-    "healthy": _CH7 + "'Reading the training curves'",
+    "diverged": _CH7 + "7.7 'Divergence: NaN losses' (ch07-divergence)",
+    "saturation": ("Chapter 4 (Loss functions), section 4.4 'The generator's loss: minimax or non-saturating'; "
+                   + _CH7 + "7.3 'Saturation' (ch07-saturation)"),
+    "d_overpowering": _CH7 + "7.4 'The discriminator overpowers the generator' (ch07-d-overpowering)",
+    "mode_collapse": _CH7 + "7.5 'Mode collapse' (ch07-mode-collapse)",
+    "oscillation": _CH7 + "7.2 'Oscillation: the Dirac-GAN' (ch07-oscillation)",
+    "too_short": _CH7 + "7.1 'Reading the training curves' (ch07-curves)",
+    "no_progress": _CH7 + "7.1 'Reading the training curves' (ch07-curves)",
+    "healthy": _CH7 + "7.1 'Reading the training curves' (ch07-curves)",
 }
 _SEVERITY = ("diverged", "saturation", "d_overpowering", "mode_collapse", "oscillation")
 
@@ -129,7 +130,8 @@ def _findings(h: dict[str, np.ndarray], evals: list[dict], loss: str) -> list[Di
     swings = int(np.sum(np.diff(np.sign(trend)) != 0))
     if not overpowering and trend.std() >= OSCILLATION_STD and swings >= OSCILLATION_SWINGS:
         found.append(_finding("oscillation", "D(G(z)) keeps swinging with a large amplitude instead of settling: "
-                              "the two players overshoot each other. Lower both learning rates or Adam's beta1.",
+                              "the two players overshoot each other. Lower both learning rates or Adam's beta1, or add the "
+                              "R1 penalty (loss='ns-r1').",
                               d_fake_std=trend.std(), swings=swings, d_fake=d_fake))
     if found:
         return sorted(found, key=lambda f: _SEVERITY.index(f.name))

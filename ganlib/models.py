@@ -206,7 +206,8 @@ def apply_spectral_norm(discriminator: nn.Module) -> nn.Module:
 
 
 # "cdcgan": conditional DCGAN (ganlib.conditional); "-sn": the same pair with a spectrally normalized D
-MODELS = ("mlp", "dcgan", "cdcgan", "mlp-sn", "dcgan-sn", "cdcgan-sn")
+# "infogan": the InfoGAN pair of ganlib.infogan (noise plus latent codes; D with a Q head)
+MODELS = ("mlp", "dcgan", "cdcgan", "mlp-sn", "dcgan-sn", "cdcgan-sn", "infogan")
 
 
 def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_dim: int = 100,
@@ -215,9 +216,12 @@ def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_d
 
     Parameters
     ----------
-    name : {"mlp", "dcgan", "cdcgan", "mlp-sn", "dcgan-sn", "cdcgan-sn"}
+    name : {"mlp", "dcgan", "cdcgan", "mlp-sn", "dcgan-sn", "cdcgan-sn", "infogan"}
         ``"cdcgan"``: the conditional DCGAN pair of :mod:`ganlib.conditional` (option ``num_classes``,
-        default 10); ``"-sn"``: the same pair with D spectrally normalized (:func:`apply_spectral_norm`).
+        default 10); ``"-sn"``: the same pair with D spectrally normalized (:func:`apply_spectral_norm`);
+        ``"infogan"``: the pair of :mod:`ganlib.infogan` (options ``num_categories``,
+        ``num_continuous``, ``q_hidden``, widths as for DCGAN; ``latent_dim`` is then the noise size,
+        without the codes: the paper and ``ganlib.infogan.recipe`` use 62).
     data_shape : sequence of int
         Shape of one sample; DCGAN only supports ``(1, 28, 28)``.
     latent_dim : int
@@ -244,6 +248,10 @@ def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_d
         return (MLPGenerator(latent_dim=latent_dim, data_shape=data_shape, hidden=g_hidden,
                              out_activation=out_activation),
                 MLPDiscriminator(data_shape=data_shape, hidden=d_hidden))
+    if name == "infogan":
+        from .infogan import build_infogan
+
+        return build_infogan(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
     if name in ("dcgan", "cdcgan"):
         if data_shape != MNIST_SHAPE:
             raise GanlibError(f"the DCGAN models are for 28x28 images {MNIST_SHAPE}, not {data_shape}; "

@@ -143,6 +143,25 @@ def test_mnist_dcgan_end_to_end(tmp_path, capsys):
     assert json.loads(out)["shape"] == [6, 1, 28, 28]
 
 
+def test_mnist_infogan_trains_samples_and_resumes(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    code, out, err = main_in_process(["train", "--dataset", "mnist", "--model", "infogan", "--steps", 2,
+                                      "--batch-size", 8, "--quiet", "--out", run_dir], capsys)
+    assert code == 0, err
+    state = load_checkpoint(run_dir / "checkpoint.pt")
+    assert state["model_spec"]["name"] == "infogan" and state["step"] == 2
+    history = json.loads((run_dir / "history.json").read_text())
+    assert len(history["info_loss"]) == len(history["mi_cat"]) == len(history["step"]) >= 1
+    code, out, err = main_in_process(["sample", "--checkpoint", run_dir / "checkpoint.pt", "--n", 5,
+                                      "--out", tmp_path / "x.npy"], capsys)
+    assert code == 0, err
+    x = np.load(tmp_path / "x.npy")
+    assert x.shape == (5, 1, 28, 28) and x.min() >= -1.0 and x.max() <= 1.0
+    code, out, err = main_in_process(["train", "--resume", "--steps", 3, "--quiet", "--out", run_dir], capsys)
+    assert code == 0, err
+    assert load_checkpoint(run_dir / "checkpoint.pt")["step"] == 3
+
+
 def test_resume_continues_to_steps_and_equals_one_run(ring_run, tmp_path, capsys):
     run_dir, _ = ring_run  # 6 steps in one call (seed 0)
     out = tmp_path / "split"
@@ -204,6 +223,13 @@ BAD = [  # (id, argv); {run}: a folder with a 6-step ring checkpoint; {garbage}:
     ("target-without-eval-every", ["train", "--dataset", "ring", "--target", "modes>=8", "--out", "{tmp}/o"]),
     ("target-unreadable", ["train", "--dataset", "ring", "--eval-every", "5", "--target", "modes=8", "--out", "{tmp}/o"]),
     ("eval-every-negative", ["train", "--dataset", "ring", "--eval-every", "-5", "--out", "{tmp}/o"]),
+    ("unroll-steps-negative", ["train", "--dataset", "ring", "--unroll-steps", "-1", "--out", "{tmp}/o"]),
+    ("unroll-steps-with-wgan-gp", ["train", "--dataset", "ring", "--loss", "wgan-gp", "--unroll-steps", "2",
+                                   "--steps", "2", "--out", "{tmp}/o"]),
+    ("resume-with-unroll-steps", ["train", "--resume", "--unroll-steps", "2", "--steps", "9", "--out", "{run}"]),
+    ("unroll-steps-conditional", ["train", "--model", "cdcgan", "--unroll-steps", "2", "--out", "{tmp}/o"]),
+    ("unroll-steps-infogan", ["train", "--model", "infogan", "--unroll-steps", "1", "--out", "{tmp}/o"]),
+    ("infogan-on-ring", ["train", "--dataset", "ring", "--model", "infogan", "--out", "{tmp}/o"]),
     ("evaluate-missing-file", ["evaluate", "--samples", "{tmp}/none.npy", "--dataset", "mnist"]),
     ("evaluate-garbage-file", ["evaluate", "--samples", "{garbage}", "--dataset", "mnist"]),
     ("evaluate-unknown-dataset", ["evaluate", "--samples", "{tmp}/none.npy", "--dataset", "cifar"]),

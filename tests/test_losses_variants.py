@@ -97,7 +97,7 @@ def test_wgan_and_relativistic_formulas():
 
 
 def test_the_cli_loss_names():
-    assert {"ns", "minimax", "lsgan", "wgan-gp", "hinge", "rsgan", "ragan"} <= set(LOSSES)
+    assert {"ns", "minimax", "lsgan", "wgan-gp", "hinge", "rsgan", "ragan", "ns-smooth", "ns-r1"} <= set(LOSSES)
     assert get_loss("wgan-gp").penalty is not None and get_loss("rsgan").g_uses_real
     with pytest.raises(GanlibError):
         get_loss("wgan")
@@ -110,7 +110,7 @@ def test_a_relativistic_g_step_needs_real_data(make_models):
         ganlib.g_step(generator, discriminator, opt, torch.randn(8, generator.latent_dim), get_loss("rsgan"))
 
 
-@pytest.mark.parametrize("name", ["wgan-gp", "rsgan", "ragan"])
+@pytest.mark.parametrize("name", ["wgan-gp", "rsgan", "ragan", "ns-smooth", "ns-r1"])
 def test_each_new_loss_trains_reproducibly_and_g_leaves_d_alone(name, make_models, ring_data, tiny_config,
                                                                  state_copy, assert_same_state):
     config = dataclasses.replace(tiny_config, loss=name)

@@ -1,0 +1,522 @@
+"""Standard remedies for GAN training pathologies (mode collapse, over-confident D, oscillation).
+
+Holds the remedies that need more than a loss: :class:`InstanceNoise` and :class:`Packed`
+(wrappers around a discriminator), :class:`MinibatchStdDev` (a layer for D), :class:`EMA` (an
+averaged copy of the generator), :func:`callbacks` (run several ``train(..., callback=)`` hooks),
+and :func:`prepare`, which sets up a run with one remedy by name (:data:`REMEDIES`) so that the
+remedies can be compared on equal terms. It does not hold the loop (:mod:`ganlib.train`).
+
+Every remedy works through the existing hooks of :func:`ganlib.train`, unchanged:
+
+- one-sided label smoothing (Salimans et al., 2016) and the R1 penalty (Mescheder et al., 2018) are
+  losses: ``TrainConfig(loss="ns-smooth")`` or ``loss="ns-r1"``, ``--loss ns-smooth`` on the
+  command line (see :func:`ganlib.losses.d_loss_bce_smooth` and :func:`ganlib.losses.r1_loss`);
+- instance noise (Sønderby et al., 2017; Arjovsky & Bottou, 2017), packing (PacGAN, Lin et al., 2018)
+  and the minibatch standard deviation (Karras et al., 2018) change the discriminator module only;
+- the generator's exponential moving average (Yazıcı et al., 2019) and the annealing of the
+  instance noise are callbacks, ``train(..., callback=callbacks(ema.update, noise.anneal))``;
+- the two time-scale update rule, TTUR (Heusel et al., 2017), needs nothing new: give D a larger
+  learning rate than G, ``TrainConfig(lr_d=4e-4, lr_g=1e-4)``.
+
+Each wrapper keeps the conventions of :mod:`ganlib.models`: a discriminator returns logits of shape
+``(B,)`` (``(B / m,)`` for a pack of ``m``), and the losses, being means over the batch, need no
+change.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Callable, NamedTuple
+
+import torch
+from torch import nn
+
+from .models import LEAKY_SLOPE, MNIST_SHAPE, DCGANDiscriminator, MLPDiscriminator, build_models, init_dcgan_weights
+from .train import Run, TrainConfig
+from .utils import GanlibError
+
+__all__ = ["InstanceNoise", "Packed", "packed_mlp_discriminator", "packed_dcgan_discriminator", "MinibatchStdDev",
+           "mbstd_mlp_discriminator", "mbstd_dcgan_discriminator",
+           "EMA", "callbacks", "REMEDIES", "Prepared", "prepare",
+           "NOISE_SIGMA", "PACK_SIZE", "MBSTD_GROUP", "EMA_DECAY", "TTUR_RATIO"]
+
+NOISE_SIGMA = 0.1   # instance noise's starting standard deviation (data in [-1, 1] or on the unit ring)
+PACK_SIZE = 2       # PacGAN's m: the paper's experiments use 2 to 4
+MBSTD_GROUP = 4     # ProGAN's group size for the minibatch standard deviation
+EMA_DECAY = 0.999   # the generator average's decay (Yazıcı et al., 2019, used 0.999 and 0.9999)
+TTUR_RATIO = 4.0    # lr_d / lr_g in prepare("ttur") (e.g. SAGAN's 4e-4 / 1e-4)
+
+
+def _check_positive(name: str, value, *, integer: bool = False) -> None:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value <= 0:
+        kind = "integer" if integer else "finite number"
+        raise GanlibError(f"{name} must be a positive {kind}, got {value!r}")
+
+
+# --- instance noise -------------------------------------------------------------------------------
+
+class InstanceNoise(nn.Module):
+    """Instance noise: D sees every input, real and fake alike, with Gaussian noise of std ``sigma`` added.
+
+    Sønderby et al. (2017) and Arjovsky & Bottou (2017): when the data and the samples lie
+    on thin, disjoint supports, a perfect D exists and its gradients carry no information. Adding the
+    same noise to both blurs the two distributions until they overlap, so the optimal D is smooth
+    and its gradient points G toward the data. The noise is annealed to 0 so that the end result
+    is unbiased.
+
+    The noise is added only in training mode (``module.train()``), never in evaluation mode. It is
+    added *to* D's input, so in the generator step the gradient flows through it into G.
+    ``sigma`` goes from ``sigma`` down to ``final_sigma`` linearly over ``anneal_steps`` generator
+    steps when :meth:`anneal` is the training callback: ``train(..., callback=noise.anneal)``.
+
+    Parameters
+    ----------
+    discriminator : nn.Module
+        The discriminator to wrap; called as ``discriminator(x + noise, *args)``.
+    sigma : float
+        Standard deviation of the noise at step 0, non-negative.
+    final_sigma : float
+        Standard deviation reached after ``anneal_steps`` steps, and kept after them.
+    anneal_steps : int, optional
+        Length of the linear schedule; ``None`` (the default) keeps ``sigma`` constant.
+    generator : torch.Generator, optional
+        Random stream for the noise (on D's device); default the global one (seed it with
+        :func:`ganlib.seed_everything` for repeatable runs).
+    """
+
+    def __init__(self, discriminator: nn.Module, sigma: float = NOISE_SIGMA, *, final_sigma: float = 0.0,
+                 anneal_steps: int | None = None, generator: torch.Generator | None = None):
+        super().__init__()
+        for name, value in (("sigma", sigma), ("final_sigma", final_sigma)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise GanlibError(f"{name} must be a non-negative finite number, got {value!r}")
+        if anneal_steps is not None:
+            _check_positive("anneal_steps", anneal_steps, integer=True)
+        self.discriminator = discriminator
+        self.initial_sigma, self.final_sigma, self.anneal_steps = float(sigma), float(final_sigma), anneal_steps
+        self.sigma = float(sigma)  #: the standard deviation used now
+        self.rng = generator
+        if hasattr(discriminator, "data_shape"):
+            self.data_shape = discriminator.data_shape
+
+    def sigma_at(self, step: int) -> float:
+        """The scheduled standard deviation after ``step`` generator steps."""
+        if self.anneal_steps is None:
+            return self.initial_sigma
+        t = min(max(step, 0) / self.anneal_steps, 1.0)
+        return self.initial_sigma + t * (self.final_sigma - self.initial_sigma)
+
+    def anneal(self, run: Run | int) -> None:
+        """Set ``sigma`` for the run's step (or for a step number): a callback for :func:`ganlib.train`."""
+        self.sigma = self.sigma_at(run.step if isinstance(run, Run) else int(run))
+
+    def forward(self, x: torch.Tensor, *args) -> torch.Tensor:
+        if self.training and self.sigma > 0:
+            noise = torch.randn(x.shape, generator=self.rng, device=x.device, dtype=x.dtype)
+            x = x + self.sigma * noise  # differentiable in x: G's gradient passes through
+        return self.discriminator(x, *args)
+
+    def extra_repr(self) -> str:
+        return f"sigma={self.sigma:g}, final_sigma={self.final_sigma:g}, anneal_steps={self.anneal_steps}"
+
+
+# --- packing --------------------------------------------------------------------------------------
+
+class Packed(nn.Module):
+    """PacGAN's packing (Lin et al., 2018): D judges ``m`` samples of the same kind jointly.
+
+    A batch ``(B, *shape)`` becomes ``B / m`` packs: flat samples ``(B, n)`` are concatenated into
+    ``(B / m, m * n)``; images ``(B, C, H, W)`` along the channels into ``(B / m, m * C, H, W)``.
+    The inner discriminator must accept that packed shape (see :func:`packed_mlp_discriminator`)
+    and return ``(B / m,)`` logits. Consecutive samples form a pack; the batches of
+    :func:`ganlib.train` are drawn at random, so packs are random too. A pack of a collapsed
+    generator holds near-identical samples while a real pack holds different ones, which is easy to
+    see jointly and impossible one sample at a time: the penalty on mode collapse.
+
+    The losses average over the ``B / m`` verdicts, so they, ``d_step`` and ``g_step`` are unchanged.
+
+    Parameters
+    ----------
+    discriminator : nn.Module
+        D over packs.
+    m : int
+        Samples per pack (the paper: 2 to 4); ``m = 1`` is plain D.
+    data_shape : sequence of int, optional
+        Shape of one unpacked sample, stored as ``data_shape`` (for code that reads it).
+    """
+
+    def __init__(self, discriminator: nn.Module, m: int = PACK_SIZE, *, data_shape: Sequence[int] | None = None):
+        super().__init__()
+        _check_positive("m", m, integer=True)
+        self.discriminator, self.m = discriminator, m
+        if data_shape is not None:
+            self.data_shape = tuple(int(s) for s in data_shape)
+
+    def pack(self, x: torch.Tensor) -> torch.Tensor:
+        """The packed batch: ``(B / m, m * n)`` for ``(B, n)`` input, ``(B / m, m * C, *rest)`` for ``(B, C, *rest)``."""
+        if x.dim() < 2:
+            raise GanlibError(f"packing needs a batch (B, *shape), got shape {tuple(x.shape)}")
+        if len(x) % self.m:
+            raise GanlibError(f"a batch of {len(x)} cannot be packed in groups of m = {self.m}: "
+                              f"use a batch size divisible by {self.m}")
+        if x.dim() == 2:
+            return x.reshape(len(x) // self.m, -1)
+        return x.reshape(len(x) // self.m, self.m * x.shape[1], *x.shape[2:])  # channel blocks, sample by sample
+
+    def forward(self, x: torch.Tensor, *args) -> torch.Tensor:
+        return self.discriminator(self.pack(x), *args)
+
+    def extra_repr(self) -> str:
+        return f"m={self.m}"
+
+
+def packed_mlp_discriminator(m: int = PACK_SIZE, *, data_shape: Sequence[int] = (2,),
+                             hidden: Sequence[int] = (128, 128)) -> Packed:
+    """A packed MLP discriminator: :class:`ganlib.models.MLPDiscriminator` over ``m`` samples at once.
+
+    As in PacGAN, only the input layer grows (``m`` times wider); the rest of D is unchanged.
+
+    Parameters
+    ----------
+    m : int
+        Samples per pack.
+    data_shape : sequence of int
+        Shape of one sample, ``(2,)`` for the 2-D toys, ``(1, 28, 28)`` for MNIST.
+    hidden : sequence of int
+        Widths of the hidden layers (the 2-D recipe: ``(128, 128)``).
+
+    Returns
+    -------
+    Packed
+        ``(B, *data_shape)`` to ``(B / m,)`` logits.
+    """
+    _check_positive("m", m, integer=True)
+    data_shape = tuple(int(s) for s in data_shape)
+    inner_shape = (m * data_shape[0],) + data_shape[1:]
+    return Packed(MLPDiscriminator(data_shape=inner_shape, hidden=hidden), m, data_shape=data_shape)
+
+
+def packed_dcgan_discriminator(m: int = PACK_SIZE, *, width: int = 64) -> Packed:
+    """A packed DCGAN discriminator for 28x28 digits: ``m`` digits stacked as ``m`` input channels.
+
+    :class:`ganlib.models.DCGANDiscriminator` with a first convolution of ``m`` input channels
+    (DCGAN's initialization); the rest is unchanged.
+
+    Parameters
+    ----------
+    m : int
+        Samples per pack.
+    width : int
+        Channels of D's first convolution, as in :class:`ganlib.models.DCGANDiscriminator`.
+
+    Returns
+    -------
+    Packed
+        ``(B, 1, 28, 28)`` to ``(B / m,)`` logits.
+    """
+    _check_positive("m", m, integer=True)
+    inner = DCGANDiscriminator(width=width)
+    first = inner.net[0]
+    inner.net[0] = nn.Conv2d(m, first.out_channels, first.kernel_size, stride=first.stride, padding=first.padding)
+    init_dcgan_weights(inner.net[0])
+    inner.data_shape = (m,) + MNIST_SHAPE[1:]
+    return Packed(inner, m, data_shape=MNIST_SHAPE)
+
+
+# --- minibatch standard deviation -----------------------------------------------------------------
+
+class MinibatchStdDev(nn.Module):
+    """ProGAN's minibatch standard deviation layer (Karras et al., 2018, section 3).
+
+    For each group of ``group_size`` samples, the standard deviation of every feature over the group
+    is averaged into one number, which is appended to each sample of the group as an extra feature
+    (``(B, n)`` to ``(B, n + 1)``) or an extra constant channel (``(B, C, H, W)`` to
+    ``(B, C + 1, H, W)``). A collapsed generator makes batches with near-zero spread, which D can
+    then see; G gets a gradient toward variety. As in ProGAN, group ``j`` holds samples
+    ``j, j + B / G, j + 2 B / G, ...``, and the std is ``sqrt(var + 1e-8)`` (biased variance), so a
+    constant batch gives 1e-4, not exactly 0.
+
+    Parameters
+    ----------
+    group_size : int
+        Samples per group ``G``; the whole batch when it is smaller. The batch size must be a
+        multiple of it.
+    """
+
+    EPS = 1e-8
+
+    def __init__(self, group_size: int = MBSTD_GROUP):
+        super().__init__()
+        _check_positive("group_size", group_size, integer=True)
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 2:
+            raise GanlibError(f"the minibatch std layer needs a batch (B, *features), got shape {tuple(x.shape)}")
+        b = len(x)
+        g = min(self.group_size, b)
+        if b % g:
+            raise GanlibError(f"the minibatch std layer needs a batch size divisible by group_size = {g}, got {b}")
+        y = x.reshape(g, b // g, *x.shape[1:])                         # (G, B/G, *features)
+        std = (y.var(dim=0, unbiased=False) + self.EPS).sqrt()        # (B/G, *features)
+        std = std.reshape(b // g, -1).mean(dim=1)                     # (B/G,) one number per group
+        std = std.repeat(g)                                           # (B,) sample i is in group i mod B/G
+        extra = std.reshape(b, 1, *([1] * (x.dim() - 2))).expand(b, 1, *x.shape[2:])
+        return torch.cat([x, extra.to(x.dtype)], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"group_size={self.group_size}"
+
+
+class _MbstdMLPDiscriminator(nn.Module):
+    def __init__(self, data_shape: tuple[int, ...], hidden: tuple[int, ...], group_size: int):
+        super().__init__()
+        self.data_shape = data_shape
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = math.prod(data_shape)
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.LeakyReLU(LEAKY_SLOPE)]
+            width = h
+        layers += [MinibatchStdDev(group_size), nn.Linear(width + 1, 1)]  # as in ProGAN: just before the end
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[1:]) != self.data_shape:
+            raise GanlibError(f"the discriminator expects inputs of shape (B, {', '.join(map(str, self.data_shape))}), "
+                              f"got {tuple(x.shape)}")
+        return self.net(x).squeeze(1)  # (B,)
+
+
+def mbstd_mlp_discriminator(*, data_shape: Sequence[int] = (2,), hidden: Sequence[int] = (128, 128),
+                            group_size: int = MBSTD_GROUP) -> nn.Module:
+    """An MLP discriminator with a :class:`MinibatchStdDev` layer before its last linear layer.
+
+    Parameters
+    ----------
+    data_shape : sequence of int
+        Shape of one sample.
+    hidden : sequence of int
+        Widths of the hidden layers; at least one.
+    group_size : int
+        The layer's group size.
+
+    Returns
+    -------
+    nn.Module
+        ``(B, *data_shape)`` to ``(B,)`` logits.
+    """
+    hidden = tuple(int(h) for h in hidden)
+    if not hidden:
+        raise GanlibError("mbstd_mlp_discriminator needs at least one hidden layer")
+    return _MbstdMLPDiscriminator(tuple(int(s) for s in data_shape), hidden, group_size)
+
+
+def mbstd_dcgan_discriminator(*, width: int = 64, group_size: int = MBSTD_GROUP) -> nn.Module:
+    """:class:`ganlib.models.DCGANDiscriminator` with a :class:`MinibatchStdDev` layer before its linear layer.
+
+    As in ProGAN, the statistic enters as one more feature map just before D's last layer.
+
+    Parameters
+    ----------
+    width : int
+        Channels of D's first convolution.
+    group_size : int
+        The layer's group size.
+
+    Returns
+    -------
+    nn.Module
+        ``(B, 1, 28, 28)`` to ``(B,)`` logits.
+    """
+    d = DCGANDiscriminator(width=width)
+    layers = list(d.net)
+    flatten = next(i for i, layer in enumerate(layers) if isinstance(layer, nn.Flatten))
+    last = layers[-1]
+    channels = last.in_features // 49  # (B, C, 7, 7) before the flatten
+    new_last = nn.Linear((channels + 1) * 49, last.out_features)
+    init_dcgan_weights(new_last)
+    d.net = nn.Sequential(*layers[:flatten], MinibatchStdDev(group_size), *layers[flatten:-1], new_last)
+    return d
+
+
+# --- generator averaging --------------------------------------------------------------------------
+
+class EMA:
+    """An exponential moving average of the generator's weights (Yazıcı et al., 2019).
+
+    GAN training often circles around an equilibrium instead of settling on it; the average of the
+    iterates lies closer to the centre than any of them. ``ema.generator`` is a copy of G whose
+    parameters *and* floating-point buffers (BatchNorm statistics) follow
+    ``avg <- decay * avg + (1 - decay) * current`` after every generator step; integer buffers
+    (BatchNorm's step counter) are copied. Before ``start_step`` the copy simply follows G. G itself
+    is never changed. Sample and evaluate ``ema.generator`` (it stays in evaluation mode).
+
+    Parameters
+    ----------
+    generator : nn.Module
+        The generator being trained.
+    decay : float
+        In ``[0, 1)``; the average spans about ``1 / (1 - decay)`` steps. Yazıcı et al. used 0.999
+        and 0.9999 for runs of 100 000 steps or more; short runs need a smaller decay.
+    start_step : int
+        Generator step from which averaging starts.
+
+    Examples
+    --------
+    >>> ema = EMA(generator, decay=0.99)            # doctest: +SKIP
+    >>> run = ganlib.train(generator, discriminator, data, config, callback=ema.update)  # doctest: +SKIP
+    >>> x = ganlib.sample(ema.generator, 2500)      # doctest: +SKIP
+    """
+
+    def __init__(self, generator: nn.Module, decay: float = EMA_DECAY, *, start_step: int = 0):
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.0 <= decay < 1.0:
+            raise GanlibError(f"decay must be a number in [0, 1), got {decay!r}")
+        if isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 0:
+            raise GanlibError(f"start_step must be a non-negative integer, got {start_step!r}")
+        if not isinstance(generator, nn.Module):
+            raise GanlibError(f"EMA needs the generator module, got {type(generator).__name__}")
+        self.source, self.decay, self.start_step = generator, float(decay), start_step
+        self.generator = copy.deepcopy(generator).eval()  #: the averaged generator
+        self.generator.requires_grad_(False)
+        self.num_updates = 0  #: calls of update() so far
+        self.num_averaged = 0  #: updates that averaged (from start_step on)
+
+    @torch.no_grad()
+    def update(self, run: Run | None = None) -> None:
+        """Fold the generator's current weights into the average: a callback for :func:`ganlib.train`.
+
+        Parameters
+        ----------
+        run : Run, optional
+            The run (its ``step`` decides whether ``start_step`` is reached); without it, the count
+            of calls so far is the step.
+        """
+        self.num_updates += 1
+        step = run.step if run is not None else self.num_updates
+        source = self._tensors(self.source)
+        target = self._tensors(self.generator)
+        if source.keys() != target.keys():
+            raise GanlibError("the generator's parameters changed since the EMA copy was made")
+        devices = {t.device for t in source.values()}
+        if len(devices) == 1 and devices != {t.device for t in target.values()}:
+            self.generator.to(devices.pop())  # train() moved G to its device after the copy was made
+            target = self._tensors(self.generator)
+        average = step >= self.start_step
+        for name, value in source.items():
+            avg = target[name]
+            if average and avg.is_floating_point():
+                avg.lerp_(value.detach(), 1.0 - self.decay)  # avg + (1 - decay) (value - avg)
+            else:
+                avg.copy_(value.detach())
+        self.num_averaged += int(average)
+
+    @staticmethod
+    def _tensors(module: nn.Module) -> dict[str, torch.Tensor]:
+        found = dict(module.named_parameters())
+        found.update(module.named_buffers())
+        return found
+
+
+def callbacks(*fns: Callable[[Run], None] | None) -> Callable[[Run], None]:
+    """One training callback that calls each of ``fns`` in order (``None`` entries are skipped).
+
+    Example: ``train(..., callback=callbacks(ema.update, noise.anneal))``.
+    """
+    fns = tuple(f for f in fns if f is not None)
+    for f in fns:
+        if not callable(f):
+            raise GanlibError(f"callbacks() takes functions of the run, got {type(f).__name__}")
+
+    def call_all(run: Run) -> None:
+        for f in fns:
+            f(run)
+
+    return call_all
+
+
+# --- one remedy by name ---------------------------------------------------------------------------
+
+#: The remedies :func:`prepare` knows by name, ``"baseline"`` (none), ``"ns-smooth"``, ``"ns-r1"``,
+#: ``"instance-noise"``, ``"pack2"``, ``"pack4"``, ``"mbstd"``, ``"ema"`` and ``"ttur"``.
+REMEDIES = ("baseline", "ns-smooth", "ns-r1", "instance-noise", "pack2", "pack4", "mbstd", "ema", "ttur")
+
+
+class Prepared(NamedTuple):
+    """A run set up with one remedy: pass the first four to :func:`ganlib.train`, evaluate ``sampler``."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    config: TrainConfig
+    callback: Callable[[Run], None] | None
+    sampler: nn.Module      # what to sample and evaluate: the generator, or its EMA copy
+    ema: EMA | None = None
+
+
+def prepare(remedy: str, model: dict, config: TrainConfig, *, noise_sigma: float = NOISE_SIGMA,
+            ema_decay: float = 0.99, ema_start: int | None = None, ttur_ratio: float = TTUR_RATIO) -> Prepared:
+    """Build the models of ``model`` and set up a run with one remedy of :data:`REMEDIES`.
+
+    Parameters
+    ----------
+    remedy : str
+        A name in :data:`REMEDIES`: ``"baseline"`` trains ``config`` as given; ``"ns-smooth"`` and
+        ``"ns-r1"`` switch the loss; ``"instance-noise"`` wraps D in :class:`InstanceNoise` annealed
+        from ``noise_sigma`` to 0 over the run; ``"pack2"`` / ``"pack4"`` use a :class:`Packed` D
+        and ``"mbstd"`` a D with :class:`MinibatchStdDev` (MLP and DCGAN models); ``"ema"`` samples an
+        :class:`EMA` of G; ``"ttur"`` keeps ``lr_d`` and sets ``lr_g = lr_d / ttur_ratio``.
+    model : dict
+        A model spec for :func:`ganlib.build_models`, e.g. ``ganlib.recipes.recipe("ring").model``.
+    config : TrainConfig
+        The baseline's training settings.
+    noise_sigma : float
+        Starting std of the instance noise.
+    ema_decay : float
+        Decay of the EMA (0.99: about 100 steps, for runs of a few thousand steps).
+    ema_start : int, optional
+        Step from which the EMA averages; default a quarter of ``config.num_steps``.
+    ttur_ratio : float
+        ``lr_d / lr_g`` for ``"ttur"``.
+
+    Returns
+    -------
+    Prepared
+    """
+    if remedy not in REMEDIES:
+        raise GanlibError(f"unknown remedy {remedy!r}; expected one of {REMEDIES}")
+    if not isinstance(model, dict) or "name" not in model:
+        raise GanlibError("model must be a model spec dict with a 'name', e.g. recipe('ring').model")
+    spec = dict(model)
+    generator, discriminator = build_models(**spec)
+    callback, ema = None, None
+    if remedy in ("ns-smooth", "ns-r1"):
+        config = dataclasses.replace(config, loss=remedy)
+    elif remedy == "instance-noise":
+        discriminator = InstanceNoise(discriminator, noise_sigma, final_sigma=0.0, anneal_steps=config.num_steps)
+        callback = discriminator.anneal
+    elif remedy in ("pack2", "pack4", "mbstd"):
+        if spec["name"] not in ("mlp", "dcgan"):
+            raise GanlibError(f"prepare({remedy!r}) builds MLP and DCGAN discriminators only, not {spec['name']!r}")
+        m = int(remedy[-1]) if remedy != "mbstd" else 1
+        if config.batch_size % m:
+            raise GanlibError(f"packing by {m} needs a batch size divisible by {m}, got {config.batch_size}")
+        if spec["name"] == "dcgan":
+            width = int(spec.get("d_width", spec.get("width", 64)))
+            discriminator = (mbstd_dcgan_discriminator(width=width) if remedy == "mbstd"
+                             else packed_dcgan_discriminator(m, width=width))
+        else:
+            hidden = spec.get("d_hidden", spec.get("hidden", (128,)))
+            data_shape = spec.get("data_shape", MNIST_SHAPE)
+            discriminator = (mbstd_mlp_discriminator(data_shape=data_shape, hidden=hidden) if remedy == "mbstd"
+                             else packed_mlp_discriminator(m, data_shape=data_shape, hidden=hidden))
+    elif remedy == "ema":
+        start = config.num_steps // 4 if ema_start is None else ema_start
+        ema = EMA(generator, ema_decay, start_step=start)
+        callback = ema.update
+    elif remedy == "ttur":
+        _check_positive("ttur_ratio", ttur_ratio)
+        config = dataclasses.replace(config, lr_g=config.lr_d / ttur_ratio)
+    return Prepared(generator, discriminator, config, callback, ema.generator if ema else generator, ema)
