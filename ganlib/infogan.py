@@ -41,8 +41,8 @@ from torch import nn
 from .losses import GANLoss, get_loss
 from .models import LEAKY_SLOPE, MNIST_SHAPE, DCGANDiscriminator, DCGANGenerator, _check_data, _check_latent
 from .train import Run, TrainConfig, TrainingDiverged, _check_data as _check_training_data, _evaluate, frozen, \
-    new_run, sample
-from .utils import GanlibError, get_device
+    sample, start_or_continue
+from .utils import GanlibError
 
 __all__ = ["InfoGANGenerator", "InfoGANDiscriminator", "sample_codes", "make_latent", "info_loss",
            "train_infogan", "infogan_d_step", "infogan_g_step", "code_grid", "code_class_shares", "code_purity",
@@ -377,17 +377,7 @@ def train_infogan(generator: InfoGANGenerator, discriminator: InfoGANDiscriminat
         raise GanlibError("the generator's and the discriminator's code sizes differ")
     info_loss(torch.zeros(1, 1), torch.zeros(1, 1), torch.zeros(1, dtype=torch.long), torch.zeros(1, 1),
               lambda_cat=lambda_cat, lambda_cont=lambda_cont)  # checks the lambdas
-    if run is None:
-        config = config or TrainConfig()
-        run = new_run(generator, discriminator, config, get_device(device))
-    else:
-        if run.generator is not generator or run.discriminator is not discriminator:
-            raise GanlibError("to continue a run, pass the run's own generator and discriminator")
-        if config is not None:
-            run.config = config
-            for opt, lr in ((run.opt_g, config.lr_g), (run.opt_d, config.lr_d)):
-                for group in opt.param_groups:
-                    group["lr"], group["betas"] = lr, config.betas
+    run = start_or_continue(generator, discriminator, config, run, device)
     config = run.config
     if run.model_spec is None:
         run.model_spec = model_spec(generator, discriminator)

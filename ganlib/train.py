@@ -29,7 +29,7 @@ from .losses import GANLoss, LOSSES, get_loss
 from .utils import GanlibError, get_device
 
 __all__ = ["TrainConfig", "Run", "TrainingDiverged", "d_step", "g_step", "unrolled_g_step", "frozen", "new_run",
-           "train", "sample", "HISTORY_KEYS"]
+           "start_or_continue", "train", "sample", "HISTORY_KEYS"]
 
 HISTORY_KEYS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "seconds")
 
@@ -343,6 +343,26 @@ def new_run(generator: nn.Module, discriminator: nn.Module, config: TrainConfig,
                config=config, rng=rng, fixed_z=fixed_z)
 
 
+def start_or_continue(generator: nn.Module, discriminator: nn.Module, config: TrainConfig | None,
+                      run: Run | None, device: torch.device | str | None = None) -> Run:
+    """Return a new run (``run`` is None) or ``run`` itself, switched to ``config`` when one is given.
+
+    Shared by the training loops (:func:`train`, :func:`ganlib.infogan.train_infogan`): a continued run
+    must hold the same two networks, and its optimizers follow the new config's learning rates and betas.
+    """
+    if run is None:
+        # get_device checks that an asked-for CUDA / MPS exists
+        return new_run(generator, discriminator, config or TrainConfig(), get_device(device))
+    if run.generator is not generator or run.discriminator is not discriminator:
+        raise GanlibError("to continue a run, pass the run's own generator and discriminator")
+    if config is not None:
+        run.config = config
+        for opt, lr in ((run.opt_g, config.lr_g), (run.opt_d, config.lr_d)):
+            for group in opt.param_groups:  # the optimizers follow the new config
+                group["lr"], group["betas"] = lr, config.betas
+    return run
+
+
 def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
           config: TrainConfig | None = None, *, run: Run | None = None,
           callback: Callable[[Run], None] | None = None, device: torch.device | str | None = None,
@@ -395,19 +415,8 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
         When a logged loss is NaN or infinite; the models, optimizers, random stream and history
         are first rolled back to the last finite history row, so nothing good is lost.
     """
-    if run is None:
-        config = config or TrainConfig()
-        device = get_device(device)  # checks that an asked-for CUDA / MPS exists
-        run = new_run(generator, discriminator, config, device)
-    else:
-        if run.generator is not generator or run.discriminator is not discriminator:
-            raise GanlibError("to continue a run, pass the run's own generator and discriminator")
-        if config is not None:
-            run.config = config
-            for opt, lr in ((run.opt_g, config.lr_g), (run.opt_d, config.lr_d)):
-                for group in opt.param_groups:  # the optimizers follow the new config
-                    group["lr"], group["betas"] = lr, config.betas
-        device = run.fixed_z.device
+    run = start_or_continue(generator, discriminator, config, run, device)
+    device = run.fixed_z.device
     config = run.config
     loss = get_loss(config.loss)
     if stop_when is not None and evaluate is None:
