@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from .losses import LOSSES, GANLoss, get_loss
-from .models import LEAKY_SLOPE, MLPDiscriminator
+from .models import MLPDiscriminator, mlp_hidden_layers
 from .train import frozen
 from .utils import GanlibError, get_device
 
@@ -93,11 +93,8 @@ class Translator(nn.Module):
         if out_activation not in ("tanh", None):
             raise GanlibError(f"out_activation must be 'tanh' or None, got {out_activation!r}")
         self.data_shape = tuple(int(s) for s in data_shape)
-        width = math.prod(self.data_shape)
-        layers: list[nn.Module] = [nn.Flatten()]
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.LeakyReLU(LEAKY_SLOPE)]
-            width = h
+        hidden_layers, width = mlp_hidden_layers(math.prod(self.data_shape), hidden)
+        layers: list[nn.Module] = [nn.Flatten(), *hidden_layers]
         layers.append(nn.Linear(width, math.prod(self.data_shape)))
         if out_activation == "tanh":
             layers.append(nn.Tanh())

@@ -141,9 +141,14 @@ def _findings(h: dict[str, np.ndarray], evals: list[dict], loss: str) -> list[Di
     if quality_ok and lo <= d_fake <= hi and lo <= d_real <= hi:
         return [_finding("healthy", "no pathology: D is unsure (D(x) and D(G(z)) both moderate) and the measured "
                          "quality is good or improving. Keep training, or stop when a target is met.", **evidence)]
-    return [_finding("no_progress", "no named pathology, but not a healthy run either: D is "
-                     f"{'sure' if d_real > hi else 'fooled' if d_fake > hi else 'moderate'} and the measured "
-                     "quality is not improving. Train longer or compare learning rates.", **evidence)]
+    reasons = []
+    if not (lo <= d_fake <= hi and lo <= d_real <= hi):
+        reasons.append(f"D(x) = {d_real:.2f} and D(G(z)) = {d_fake:.2f} are not both inside the healthy band "
+                       f"{lo:g} to {hi:g}")
+    if not quality_ok:
+        reasons.append("the measured quality is not improving")
+    return [_finding("no_progress", "no named pathology, but not a healthy run either: " + " and ".join(reasons)
+                     + ". Train longer or compare learning rates.", **evidence)]
 
 
 def _collapse_evidence(e: dict) -> dict | None:

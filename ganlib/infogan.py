@@ -4,8 +4,10 @@ Holds: :class:`InfoGANGenerator`, :class:`InfoGANDiscriminator` (D and the auxil
 one shared body), :func:`sample_codes`, :func:`make_latent`, :func:`info_loss` (the variational
 mutual-information term L_I), :func:`infogan_d_step` / :func:`infogan_g_step` and :func:`train_infogan`
 (the loop), :func:`code_grid`, :func:`code_class_shares` / :func:`code_purity` /
-:func:`matched_accuracy` (does the categorical code pick the digit?) and
-:func:`recipe` (the CPU settings the CLI uses for ``--model infogan``). It reuses ganlib's networks,
+:func:`matched_accuracy` (does the categorical code pick the digit?), :func:`stroke_moments` /
+:func:`continuous_code_effect` (does a continuous code set a style?), :func:`recipe` (the CPU settings
+the CLI uses for ``--model infogan``) and :func:`load_pretrained` / :func:`pretrained_info` (that recipe
+trained for longer by ``scripts/train_infogan.py``, shipped with a SHA-256). It reuses ganlib's networks,
 losses, :class:`~ganlib.train.Run` and checkpoints; it does not hold another GAN loss.
 
 The generator's input ``z`` (``latent_dim`` numbers, all drawn N(0, 1), as for every ganlib
@@ -29,8 +31,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -46,7 +50,8 @@ from .utils import GanlibError
 
 __all__ = ["InfoGANGenerator", "InfoGANDiscriminator", "sample_codes", "make_latent", "info_loss",
            "train_infogan", "infogan_d_step", "infogan_g_step", "code_grid", "code_class_shares", "code_purity",
-           "matched_accuracy", "recipe", "is_infogan", "build_infogan", "model_spec",
+           "matched_accuracy", "recipe", "is_infogan", "build_infogan", "model_spec", "load_pretrained",
+           "pretrained_info", "stroke_moments", "continuous_code_effect", "PRETRAINED_PATH", "PRETRAINED_SHA256",
            "NOISE_DIM", "NUM_CATEGORIES", "NUM_CONTINUOUS", "INFO_HISTORY_KEYS"]
 
 NOISE_DIM = 62        # incompressible noise of the paper's MNIST model
@@ -58,6 +63,10 @@ Q_HIDDEN = 128        # Q's own layer: FC 128, BatchNorm, LeakyReLU (the paper's
 #: History keys that train_infogan adds to the usual ones (info_loss is the lambda-weighted L_I term).
 INFO_HISTORY_KEYS = ("info_loss", "mi_cat")
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+#: The generator trained by scripts/train_infogan.py (its record is the .json beside it).
+PRETRAINED_PATH = Path(__file__).parent / "assets" / "infogan_generator.pt"
+PRETRAINED_SHA256 = "54c47267fe649b11bf3f7f1e744bb3d49e482f242482a3d7f6318f684fe9c011"
+RETRAIN = "python scripts/train_infogan.py"  # how to rebuild the pretrained generator from the repository
 
 
 def is_infogan(generator: nn.Module) -> bool:
@@ -474,6 +483,43 @@ def build_infogan(*, data_shape=MNIST_SHAPE, latent_dim: int = NOISE_DIM, width:
                                  num_continuous=int(num_continuous), q_hidden=int(q_hidden)))
 
 
+def pretrained_info() -> dict:
+    """The record written beside the pretrained generator: its model spec, config, measurements, SHA-256."""
+    path = PRETRAINED_PATH.with_suffix(".json")
+    if not path.is_file():
+        raise GanlibError(f"the pretrained InfoGAN record {path} is missing; regenerate it with {RETRAIN}")
+    return json.loads(path.read_text())
+
+
+def load_pretrained(device: torch.device | str = "cpu") -> InfoGANGenerator:
+    """The InfoGAN generator trained by ``scripts/train_infogan.py``, checked against its SHA-256.
+
+    Chapter 6 shows it beside its own short live run: the categorical code needs thousands of steps to
+    align with the digits, more than a chapter may spend on a CPU. :func:`pretrained_info` says how it
+    was trained and what :func:`code_purity` measured when it was written.
+
+    Parameters
+    ----------
+    device : torch.device or str
+
+    Returns
+    -------
+    InfoGANGenerator
+        In eval mode, gradients off.
+    """
+    from .metrics import file_sha256
+
+    if not PRETRAINED_PATH.is_file():
+        raise GanlibError(f"pretrained InfoGAN weights not found at {PRETRAINED_PATH}; regenerate them with {RETRAIN}")
+    if (got := file_sha256(PRETRAINED_PATH)) != PRETRAINED_SHA256:
+        raise GanlibError(f"pretrained InfoGAN weights {PRETRAINED_PATH} have SHA-256 {got[:12]}..., expected "
+                          f"{PRETRAINED_SHA256[:12]}...: corrupt or stale; reinstall ganlib or regenerate with {RETRAIN}")
+    spec = {k: v for k, v in pretrained_info()["model"].items() if k != "name"}
+    generator, _ = build_infogan(**spec)
+    generator.load_state_dict(torch.load(PRETRAINED_PATH, map_location="cpu", weights_only=True))
+    return generator.to(device).eval().requires_grad_(False)
+
+
 def recipe(dataset: str = "mnist", **config_changes):
     """The CPU recipe for InfoGAN on the 5 000 offline digits: a :class:`ganlib.recipes.Recipe`.
 
@@ -600,6 +646,89 @@ def code_purity(generator: InfoGANGenerator, *, n_per_category: int = 200, seed:
     return {"purity": float(shares.max(axis=1).mean()), "min_purity": float(shares.max(axis=1).min()),
             "distinct_classes": float(len(set(shares.argmax(axis=1).tolist()))),
             "matched_accuracy": matched_accuracy(shares)}
+
+
+def stroke_moments(images) -> dict[str, np.ndarray]:
+    """Three style measures of each digit from its ink's image moments.
+
+    Ink is the pixel value mapped from [-1, 1] to [0, 1]. ``slant`` is the shear
+    ``mu11 / mu02`` of the ink's second moments (x to the right, y downwards: a digit leaning
+    right, like ``/``, has a negative slant), ``width`` the standard deviation of the ink's x
+    coordinate in pixels, ``ink`` the total ink (stroke thickness times length).
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        ``(N, 1, 28, 28)`` in [-1, 1].
+
+    Returns
+    -------
+    dict of str to np.ndarray
+        ``slant``, ``width``, ``ink``: each ``(N,)``.
+    """
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or tuple(images.shape[1:]) != MNIST_SHAPE:
+        raise GanlibError(f"images must be a tensor of shape (N, 1, 28, 28), got {getattr(images, 'shape', images)!r}")
+    ink = ((images[:, 0].detach().double().cpu() + 1) / 2).clamp(min=0)             # (N, 28, 28)
+    ys, xs = torch.meshgrid(torch.arange(28.0, dtype=torch.float64), torch.arange(28.0, dtype=torch.float64),
+                            indexing="ij")
+    mass = ink.sum((1, 2)).clamp(min=1e-8)
+    dx = xs - ((ink * xs).sum((1, 2)) / mass)[:, None, None]
+    dy = ys - ((ink * ys).sum((1, 2)) / mass)[:, None, None]
+    mu11, mu02, mu20 = ((ink * a * b).sum((1, 2)) / mass for a, b in ((dx, dy), (dy, dy), (dx, dx)))
+    return {"slant": (mu11 / mu02.clamp(min=1e-8)).numpy(), "width": mu20.sqrt().numpy(), "ink": mass.numpy()}
+
+
+def continuous_code_effect(generator: InfoGANGenerator, index: int, *, n: int = 200, num_values: int = 9,
+                           seed: int = 0) -> dict[str, dict[str, float]]:
+    """What one continuous code does to the digits' style (:func:`stroke_moments`), measured.
+
+    ``n`` random noise vectors and categorical values, each drawn with code ``index`` swept over
+    ``num_values`` points from -0.95 to 0.95 (the other continuous codes 0). Per style measure:
+    ``rank_corr``, the mean over the ``n`` sweeps of the Spearman correlation between the code and
+    the measure (+1 or -1: every sweep moves the measure monotonically one way, 0: no relation);
+    and ``change``, the mean change of the measure from one end of the sweep to the other, in
+    standard deviations of the measure over the 5 000 real digits (how big the effect is).
+
+    Parameters
+    ----------
+    generator : InfoGANGenerator
+    index : int
+        Which continuous code.
+    n, num_values : int
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``{"slant": {"rank_corr": r, "change": d}, "width": {...}, "ink": {...}}``.
+    """
+    from .data import load_mnist
+
+    if not is_infogan(generator):
+        raise GanlibError("continuous_code_effect needs an InfoGANGenerator")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < generator.num_continuous:
+        raise GanlibError(f"index must be an integer in [0, {generator.num_continuous}), got {index!r}")
+    for name, value, low in (("n", n, 2), ("num_values", num_values, 3)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise GanlibError(f"{name} must be an integer >= {low}, got {value!r}")
+    rng = torch.Generator().manual_seed(seed)
+    noise = torch.randn(n, generator.noise_dim, generator=rng).repeat_interleave(num_values, 0)
+    c_cat = torch.randint(0, generator.num_categories, (n,), generator=rng).repeat_interleave(num_values)
+    c_cont = torch.zeros(n * num_values, generator.num_continuous)
+    c_cont[:, index] = torch.linspace(-0.95, 0.95, num_values).repeat(n)
+    style = stroke_moments(sample(generator, len(noise), z=make_latent(noise, c_cat, c_cont, generator.num_categories)))
+    real = stroke_moments(load_mnist()[0])
+    sweep_ranks = np.arange(num_values) - (num_values - 1) / 2
+    out = {}
+    for key, values in style.items():
+        values = values.reshape(n, num_values)
+        above, tied = (values[:, :, None] > values[:, None, :]), (values[:, :, None] == values[:, None, :])
+        ranks = above.sum(axis=2) + 0.5 * (tied.sum(axis=2) - 1) - (num_values - 1) / 2  # ties share their mean rank
+        spread = np.sqrt((ranks ** 2).sum(axis=1) * (sweep_ranks ** 2).sum())
+        corr = np.divide((ranks * sweep_ranks).sum(axis=1), spread, out=np.zeros(n), where=spread > 0)  # constant: 0
+        out[key] = {"rank_corr": float(corr.mean()),
+                    "change": float((values[:, -1] - values[:, 0]).mean() / real[key].std())}
+    return out
 
 
 def matched_accuracy(shares: np.ndarray) -> float:

@@ -19,12 +19,36 @@ from .utils import GanlibError
 
 __all__ = [
     "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator",
-    "init_dcgan_weights", "apply_spectral_norm", "build_models", "MODELS", "MNIST_SHAPE",
+    "init_dcgan_weights", "apply_spectral_norm", "drop_batchnorm", "mlp_hidden_layers", "build_models", "MODELS",
+    "MNIST_SHAPE",
 ]
 
 MNIST_SHAPE = (1, 28, 28)
 LEAKY_SLOPE = 0.2      # LeakyReLU slope used by the article and by DCGAN (Radford et al., 2016)
 DCGAN_INIT_STD = 0.02  # DCGAN's initialization: N(0, 0.02) for weights, N(1, 0.02) for BN scales
+
+
+def mlp_hidden_layers(width: int, hidden: Sequence[int]) -> tuple[list[nn.Module], int]:
+    """The hidden part of every MLP in ganlib: ``Linear, LeakyReLU(0.2)`` per width in ``hidden``.
+
+    Parameters
+    ----------
+    width : int
+        Inputs of the first layer.
+    hidden : sequence of int
+        Widths of the hidden layers.
+
+    Returns
+    -------
+    layers : list of nn.Module
+    width : int
+        Outputs of the last layer (``width`` itself when ``hidden`` is empty).
+    """
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.LeakyReLU(LEAKY_SLOPE)]
+        width = h
+    return layers, width
 
 
 class MLPGenerator(nn.Module):
@@ -49,11 +73,7 @@ class MLPGenerator(nn.Module):
             raise GanlibError(f"out_activation must be 'tanh' or None, got {out_activation!r}")
         self.latent_dim = latent_dim
         self.data_shape = tuple(data_shape)
-        layers: list[nn.Module] = []
-        width = latent_dim
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.LeakyReLU(LEAKY_SLOPE)]
-            width = h
+        layers, width = mlp_hidden_layers(latent_dim, hidden)
         layers.append(nn.Linear(width, math.prod(self.data_shape)))
         if out_activation == "tanh":
             layers.append(nn.Tanh())
@@ -78,11 +98,8 @@ class MLPDiscriminator(nn.Module):
     def __init__(self, *, data_shape: Sequence[int] = MNIST_SHAPE, hidden: Sequence[int] = (128,)):
         super().__init__()
         self.data_shape = tuple(data_shape)
-        layers: list[nn.Module] = [nn.Flatten()]
-        width = math.prod(self.data_shape)
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.LeakyReLU(LEAKY_SLOPE)]
-            width = h
+        layers, width = mlp_hidden_layers(math.prod(self.data_shape), hidden)
+        layers.insert(0, nn.Flatten())
         layers.append(nn.Linear(width, 1))  # a logit, not a probability: no sigmoid here
         self.net = nn.Sequential(*layers)
 
@@ -196,13 +213,33 @@ def apply_spectral_norm(discriminator: nn.Module) -> nn.Module:
     nn.Module
         The same module.
     """
-    for parent in list(discriminator.modules()):
+    for layer in list(drop_batchnorm(discriminator).modules()):  # a snapshot: spectral_norm adds modules
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            nn.utils.parametrizations.spectral_norm(layer)
+    return discriminator
+
+
+def drop_batchnorm(module: nn.Module) -> nn.Module:
+    """Replace every BatchNorm layer of ``module`` by an identity, in place.
+
+    Chapters 6 and 7 use it for a discriminator whose output must not depend on the rest of its
+    minibatch (a WGAN-GP critic, whose gradient penalty is taken per example; small-batch comparisons).
+
+    Parameters
+    ----------
+    module : nn.Module
+        Changed in place.
+
+    Returns
+    -------
+    nn.Module
+        The same module.
+    """
+    for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 setattr(parent, name, nn.Identity())
-            elif isinstance(child, (nn.Conv2d, nn.Linear)):
-                nn.utils.parametrizations.spectral_norm(child)
-    return discriminator
+    return module
 
 
 # "cdcgan": conditional DCGAN (ganlib.conditional); "-sn": the same pair with a spectrally normalized D

@@ -14,7 +14,6 @@ import operator
 import re
 from typing import Callable
 
-import torch
 from torch import nn
 
 from .utils import GanlibError

@@ -34,7 +34,8 @@ from typing import Callable, NamedTuple
 import torch
 from torch import nn
 
-from .models import LEAKY_SLOPE, MNIST_SHAPE, DCGANDiscriminator, MLPDiscriminator, build_models, init_dcgan_weights
+from .models import (MNIST_SHAPE, DCGANDiscriminator, MLPDiscriminator, build_models, init_dcgan_weights,
+                     mlp_hidden_layers)
 from .train import Run, TrainConfig
 from .utils import GanlibError
 
@@ -276,11 +277,8 @@ class _MbstdMLPDiscriminator(nn.Module):
     def __init__(self, data_shape: tuple[int, ...], hidden: tuple[int, ...], group_size: int):
         super().__init__()
         self.data_shape = data_shape
-        layers: list[nn.Module] = [nn.Flatten()]
-        width = math.prod(data_shape)
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.LeakyReLU(LEAKY_SLOPE)]
-            width = h
+        hidden_layers, width = mlp_hidden_layers(math.prod(data_shape), hidden)
+        layers: list[nn.Module] = [nn.Flatten(), *hidden_layers]
         layers += [MinibatchStdDev(group_size), nn.Linear(width + 1, 1)]  # as in ProGAN: just before the end
         self.net = nn.Sequential(*layers)
 

@@ -208,3 +208,12 @@ def test_fast_discriminator_saturates_the_minimax_loss_only(seed):
     with torch.no_grad():  # the minimax G never left its start near 0; the non-saturating one reached the data
         assert abs(float(minimax.generator(minimax.fixed_z).mean())) < 1.0
         assert 3.0 < float(non_saturating.generator(non_saturating.fixed_z).mean()) < 5.0
+
+
+def test_no_progress_names_the_condition_that_failed():
+    out_of_band = diagnose(_history(d_real=0.9, d_fake=0.1))
+    assert "healthy band" in out_of_band.message and "not improving" not in out_of_band.message
+    worse = [{"step": 100, "modes": 6, "total_modes": 8, "reverse_kl": 0.2},
+             {"step": 200, "modes": 3, "total_modes": 8, "reverse_kl": 0.9}]
+    stalled = diagnose(_history(evaluations=worse))
+    assert "not improving" in stalled.message and "healthy band" not in stalled.message

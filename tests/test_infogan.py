@@ -3,8 +3,6 @@ change (D and Q share a body), a seeded smoke run, checkpoints, the code-purity 
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import math
 
 import numpy as np
@@ -298,3 +296,85 @@ def test_bad_inputs_raise_ganlib_error(digits):
         code_grid(build_models("dcgan", width=4)[0])
     with pytest.raises(GanlibError, match="at most as many codes"):
         matched_accuracy(np.ones((11, 10)) / 10)
+
+
+# --- the pretrained generator (scripts/train_infogan.py) ------------------------------------------
+
+def test_pretrained_weights_match_their_hash_and_record():
+    from ganlib import infogan
+    from ganlib.metrics import file_sha256
+
+    assert file_sha256(infogan.PRETRAINED_PATH) == infogan.PRETRAINED_SHA256 == infogan.pretrained_info()["sha256"]
+
+
+def test_pretrained_generator_reproduces_its_recorded_code_purity():
+    from ganlib import infogan
+
+    generator = infogan.load_pretrained()
+    assert isinstance(generator, InfoGANGenerator) and not generator.training
+    record = infogan.pretrained_info()["final"]
+    measured = code_purity(generator, n_per_category=infogan.pretrained_info()["eval_samples_per_value"])
+    for key in ("matched_accuracy", "purity", "distinct_classes"):
+        assert measured[key] == pytest.approx(record[key], abs=0.02), key
+
+
+def test_corrupt_pretrained_weights_are_refused(tmp_path, monkeypatch):
+    from ganlib import infogan
+
+    bad = tmp_path / "infogan_generator.pt"
+    data = bytearray(infogan.PRETRAINED_PATH.read_bytes())
+    data[-10] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    monkeypatch.setattr(infogan, "PRETRAINED_PATH", bad)
+    with pytest.raises(GanlibError, match="SHA-256"):
+        infogan.load_pretrained()
+    bad.unlink()
+    with pytest.raises(GanlibError, match="not found"):
+        infogan.load_pretrained()
+
+
+# --- style measures -------------------------------------------------------------------------------
+
+def _blank(n=1):
+    return -torch.ones(n, 1, 28, 28)
+
+
+def test_stroke_moments_on_drawn_strokes():
+    from ganlib.infogan import stroke_moments
+
+    strokes = _blank(4)
+    for i in range(20):                      # "/" : up and to the right (y grows downwards)
+        strokes[0, 0, 23 - i, 4 + i] = 1
+        strokes[1, 0, 4 + i, 4 + i] = 1      # "\\"
+    strokes[2, 0, 12:16, 10:18] = 1          # a short thick bar
+    strokes[3, 0, 12:16, 4:24] = 1           # a long thick bar: wider, more ink
+    m = stroke_moments(strokes)
+    assert m["slant"][0] == pytest.approx(-1.0) and m["slant"][1] == pytest.approx(1.0)
+    assert m["slant"][2] == pytest.approx(0.0) and m["width"][3] > 2 * m["width"][2]
+    assert m["ink"][3] == pytest.approx(2.5 * m["ink"][2])
+    with pytest.raises(GanlibError, match="shape"):
+        stroke_moments(torch.zeros(2, 28, 28))
+
+
+class _BarGenerator(InfoGANGenerator):
+    """A stand-in whose bar gets wider with continuous code 0 and ignores code 1."""
+
+    def generate(self, noise, c_cat, c_cont):
+        images = _blank(len(noise))
+        for i, c in enumerate(c_cont[:, 0].tolist()):
+            half = 2 + round(5 * (c + 1))        # 2 .. 12 pixels each side of the centre
+            images[i, 0, 12:16, max(0, 14 - half):14 + half] = 1
+        return images
+
+
+def test_continuous_code_effect_finds_the_code_that_controls_width():
+    from ganlib.infogan import continuous_code_effect
+
+    generator = _BarGenerator(width=4)
+    width_code = continuous_code_effect(generator, 0, n=4, num_values=5)
+    assert width_code["width"]["rank_corr"] == pytest.approx(1.0) and width_code["width"]["change"] > 1
+    assert width_code["ink"]["rank_corr"] == pytest.approx(1.0)
+    idle_code = continuous_code_effect(generator, 1, n=4, num_values=5)
+    assert idle_code["width"] == {"rank_corr": 0.0, "change": 0.0}
+    with pytest.raises(GanlibError, match="index"):
+        continuous_code_effect(generator, 2)

@@ -9,7 +9,7 @@ from torch import nn
 import ganlib
 
 from ganlib.models import (DCGAN_INIT_STD, MNIST_SHAPE, DCGANDiscriminator, DCGANGenerator,
-                           MLPDiscriminator, MLPGenerator, build_models, init_dcgan_weights)
+                           MLPDiscriminator, MLPGenerator, build_models, drop_batchnorm, init_dcgan_weights)
 from ganlib.utils import GanlibError, seed_everything
 
 B = 4  # batch size for shape tests
@@ -191,3 +191,13 @@ def test_spectral_norm_recipe_and_checkpoint_round_trip(tmp_path):
     restored = ganlib.checkpoint.restore_run(path)
     for a, b in zip(restored.discriminator.state_dict().values(), run.discriminator.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_drop_batchnorm_replaces_every_batchnorm_and_keeps_the_rest():
+    generator, discriminator = build_models("dcgan", width=8, latent_dim=16)
+    before = {name for name, _ in discriminator.named_parameters() if "net.3" not in name}
+    assert drop_batchnorm(discriminator) is discriminator
+    assert not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in discriminator.modules())
+    assert {name for name, _ in discriminator.named_parameters()} == before  # only BatchNorm's scale/shift went
+    x = torch.randn(3, 1, 28, 28)
+    assert torch.allclose(discriminator(x)[:1], discriminator(x[:1]))  # no batch dependence left

@@ -232,7 +232,7 @@ def test_k0_is_bit_identical_to_the_plain_alternation_of_d_step_and_g_step(make_
 def test_training_with_unrolling_runs_and_differs_from_k0(make_models, ring_data, tiny_config):
     config = dataclasses.replace(tiny_config, num_steps=6, log_every=3)
     g0, d0 = make_models()
-    plain = train(g0, d0, ring_data, config, device="cpu")
+    train(g0, d0, ring_data, config, device="cpu")
     g1, d1 = make_models()
     unrolled = train(g1, d1, ring_data, dataclasses.replace(config, unroll_steps=2), device="cpu")
     assert len(unrolled.history["g_loss"]) == 2
