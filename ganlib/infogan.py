@@ -507,16 +507,11 @@ def load_pretrained(device: torch.device | str = "cpu") -> InfoGANGenerator:
     InfoGANGenerator
         In eval mode, gradients off.
     """
-    from .metrics import file_sha256
+    from .metrics import load_checked_state
 
-    if not PRETRAINED_PATH.is_file():
-        raise GanlibError(f"pretrained InfoGAN weights not found at {PRETRAINED_PATH}; regenerate them with {RETRAIN}")
-    if (got := file_sha256(PRETRAINED_PATH)) != PRETRAINED_SHA256:
-        raise GanlibError(f"pretrained InfoGAN weights {PRETRAINED_PATH} have SHA-256 {got[:12]}..., expected "
-                          f"{PRETRAINED_SHA256[:12]}...: corrupt or stale; reinstall ganlib or regenerate with {RETRAIN}")
-    spec = {k: v for k, v in pretrained_info()["model"].items() if k != "name"}
-    generator, _ = build_infogan(**spec)
-    generator.load_state_dict(torch.load(PRETRAINED_PATH, map_location="cpu", weights_only=True))
+    state = load_checked_state(PRETRAINED_PATH, PRETRAINED_SHA256, what="pretrained InfoGAN weights", retrain=RETRAIN)
+    generator, _ = build_infogan(**{k: v for k, v in pretrained_info()["model"].items() if k != "name"})
+    generator.load_state_dict(state)
     return generator.to(device).eval().requires_grad_(False)
 
 

@@ -96,6 +96,35 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def load_checked_state(path: str | Path, sha256: str | None, *, what: str, retrain: str) -> dict:
+    """Load a state_dict saved at ``path`` (``weights_only``) after checking the file's SHA-256.
+
+    Shared by the bundled classifier and :func:`ganlib.infogan.load_pretrained`.
+
+    Parameters
+    ----------
+    path : str or Path
+    sha256 : str or None
+        The expected hex digest; ``None`` skips the check.
+    what : str
+        What the file holds, for the messages (e.g. ``"classifier weights"``).
+    retrain : str
+        The command that regenerates the file, for the messages.
+
+    Returns
+    -------
+    dict
+        The state_dict, on the CPU.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GanlibError(f"{what} not found at {path}; regenerate them with {retrain}")
+    if sha256 is not None and (got := file_sha256(path)) != sha256:
+        raise GanlibError(f"{what} {path} have SHA-256 {got[:12]}..., expected {sha256[:12]}...: "
+                          f"corrupt or stale; reinstall ganlib or regenerate with {retrain}")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def load_classifier(path: str | Path | None = None, *, sha256: str | None = None,
                     device: str | torch.device = "cpu") -> MNISTClassifier:
     """Load the classifier's weights (a state_dict), check their SHA-256, switch to eval mode.
@@ -115,15 +144,8 @@ def load_classifier(path: str | Path | None = None, *, sha256: str | None = None
     """
     if path is None:
         path, sha256 = CLASSIFIER_PATH, CLASSIFIER_SHA256
-    path = Path(path)
-    if not path.is_file():
-        raise GanlibError(f"classifier weights not found at {path}; "
-                          f"regenerate them with {RETRAIN}")
-    if sha256 is not None and (got := file_sha256(path)) != sha256:
-        raise GanlibError(f"classifier weights {path} have SHA-256 {got[:12]}..., expected {sha256[:12]}...: "
-                          f"corrupt or stale; reinstall ganlib or regenerate with {RETRAIN}")
     model = MNISTClassifier()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.load_state_dict(load_checked_state(path, sha256, what="classifier weights", retrain=RETRAIN))
     return model.to(device).eval().requires_grad_(False)
 
 
