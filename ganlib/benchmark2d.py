@@ -12,7 +12,6 @@ training set, the same sampling noise.
 
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing
 import os
 import time
@@ -60,11 +59,9 @@ def run_protocol(dataset: str, seed: int, method: str = "recipe", *, num_steps: 
     if method not in METHODS:
         raise GanlibError(f"unknown method {method!r}; expected one of {METHODS}")
     torch.set_num_threads(threads)
-    plan = recipe(dataset, seed=seed, progress=False)
+    plan = recipe(dataset, seed=seed, progress=False, **({} if num_steps is None else {"num_steps": num_steps}))
     config = plan.config if method == "recipe" else TrainConfig(num_steps=plan.config.num_steps, seed=seed,
                                                                 progress=False)
-    if num_steps is not None:
-        config = dataclasses.replace(config, num_steps=num_steps)
     seed_everything(seed)                              # the models' initial weights, as in the CLI
     generator, discriminator = build_models(**plan.model)
     run = new_run(generator, discriminator, config, torch.device("cpu"))

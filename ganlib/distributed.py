@@ -128,7 +128,7 @@ def _d_step(generator: nn.Module, pair: DDP, opt_d: torch.optim.Optimizer, x_rea
     """:func:`ganlib.d_step` with one DDP forward for D's two verdicts."""
     if loss.penalty is not None or loss.g_uses_real:
         raise GanlibError("gradient-penalty and relativistic losses are not supported under torchrun yet; "
-                          "train them in one process")
+                          "train them in one process, or pick a loss without them (e.g. --loss ns)")
     with torch.no_grad():  # G is frozen in D's step: no graph through G is needed (the "detach")
         x_fake = generator(z)  # (B, *data_shape)
     d_real, d_fake = pair(x_real, x_fake)  # (B,) logits each, from one DDP forward

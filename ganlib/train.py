@@ -52,6 +52,9 @@ class TrainConfig:
     seed: int = 0                               # seeds the batches and the noise of the run
     progress: bool = True                       # show a progress bar (notebook-aware)
     unroll_steps: int = 0                       # K of unrolled GANs (Metz et al., 2017); 0 = the plain G step
+    lr_decay_start: int = 0                     # run step where both lrs start to fall linearly
+    lr_decay_end: int = 0                       # ... and reach lr * lr_decay_factor; 0 = no decay
+    lr_decay_factor: float = 1.0                # the learning rates' final multiplier, in (0, 1]
 
     def __post_init__(self):
         for name in ("num_steps", "batch_size", "d_steps", "log_every", "num_fixed"):
@@ -71,9 +74,28 @@ class TrainConfig:
         if self.loss not in LOSSES:
             raise GanlibError(f"unknown loss {self.loss!r}; expected one of {tuple(LOSSES)}")
         if self.unroll_steps and LOSSES[self.loss].penalty is not None:
-            raise GanlibError(f"unroll_steps does not support loss {self.loss!r} (it has a gradient penalty)")
+            raise GanlibError(f"unroll_steps does not support loss {self.loss!r} (it has a gradient penalty); "
+                              "pick one without, e.g. ns")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise GanlibError(f"seed must be a non-negative integer, got {self.seed!r}")
+        for name in ("lr_decay_start", "lr_decay_end"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise GanlibError(f"{name} must be a non-negative integer, got {value!r}")
+        factor = self.lr_decay_factor
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0.0 < factor <= 1.0:
+            raise GanlibError(f"lr_decay_factor must be a number in (0, 1], got {factor!r}")
+        if (self.lr_decay_start or self.lr_decay_end) and self.lr_decay_start >= self.lr_decay_end:
+            raise GanlibError("the learning-rate decay needs lr_decay_start < lr_decay_end, got "
+                              f"{self.lr_decay_start} and {self.lr_decay_end}")
+
+    def lr_scale(self, step: int) -> float:
+        """The learning rates' multiplier at run step ``step``: 1 until ``lr_decay_start``, then falling
+        linearly to ``lr_decay_factor`` at ``lr_decay_end``, and ``lr_decay_factor`` after it."""
+        if not self.lr_decay_end or step <= self.lr_decay_start:
+            return 1.0
+        done = min(1.0, (step - self.lr_decay_start) / (self.lr_decay_end - self.lr_decay_start))
+        return 1.0 - done * (1.0 - self.lr_decay_factor)
 
 
 @dataclass
@@ -357,10 +379,19 @@ def start_or_continue(generator: nn.Module, discriminator: nn.Module, config: Tr
         raise GanlibError("to continue a run, pass the run's own generator and discriminator")
     if config is not None:
         run.config = config
-        for opt, lr in ((run.opt_g, config.lr_g), (run.opt_d, config.lr_d)):
+        for opt in (run.opt_g, run.opt_d):
             for group in opt.param_groups:  # the optimizers follow the new config
-                group["lr"], group["betas"] = lr, config.betas
+                group["betas"] = config.betas
+        set_learning_rates(run)
     return run
+
+
+def set_learning_rates(run: Run) -> None:
+    """Set both optimizers' learning rates to the config's, times its decay at ``run.step``."""
+    scale = run.config.lr_scale(run.step)
+    for opt, lr in ((run.opt_g, run.config.lr_g), (run.opt_d, run.config.lr_d)):
+        for group in opt.param_groups:
+            group["lr"] = lr * scale
 
 
 def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
@@ -482,6 +513,8 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
     interrupted = False
     try:
         for _ in range(config.num_steps):
+            if config.lr_decay_end and run.step >= config.lr_decay_start:
+                set_learning_rates(run)  # a Python float per optimizer: no allocation, no sync
             # (1) k discriminator updates, each on a fresh real minibatch and fresh noise
             for _ in range(config.d_steps):
                 idx_all.random_(0, len(data), generator=run.rng)

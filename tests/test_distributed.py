@@ -67,7 +67,8 @@ def launched_run(tmp_path_factory):
     worker.write_text(WORKER)
     out = folder / "run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(worker),
-           "train", "--dataset", "ring", "--steps", str(STEPS), "--batch-size", str(BATCH), "--seed", "0",
+           "train", "--dataset", "ring", "--loss", "ns", "--steps", str(STEPS), "--batch-size", str(BATCH),
+           "--seed", "0",
            "--checkpoint-every", "10", "--quiet", "--out", str(out)]
     done = subprocess.run(cmd, cwd=folder, env=_env(DUMP_DIR=str(folder), RESUME_STEPS=str(RESUME_STEPS)),
                           capture_output=True, text=True, timeout=TIMEOUT_S)
@@ -99,7 +100,8 @@ def test_ranks_hold_the_same_model_and_rank0_saved_it(launched_run):
 def test_two_ranks_of_b_equal_one_process_of_2b(launched_run):
     """Each rank takes its slice of one global draw and DDP averages: the same sums as one process."""
     folder, _ = launched_run
-    plan = ganlib.recipes.recipe("ring", seed=0, num_steps=RESUME_STEPS, batch_size=2 * BATCH, progress=False)
+    plan = ganlib.recipes.recipe("ring", seed=0, num_steps=RESUME_STEPS, batch_size=2 * BATCH, loss="ns",
+                                  progress=False)
     ganlib.seed_everything(0)
     generator, discriminator = ganlib.build_models(**plan.model)
     x, _ = ganlib.load_dataset("ring", seed=0)
@@ -107,7 +109,7 @@ def test_two_ranks_of_b_equal_one_process_of_2b(launched_run):
     ranks = torch.load(folder / "rank0.pt", weights_only=True)
     for player, module in (("generator", run.generator), ("discriminator", run.discriminator)):
         for name, value in module.state_dict().items():  # equal up to the order of float additions
-            torch.testing.assert_close(ranks[player][name], value, rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(ranks[player][name], value, rtol=1e-4, atol=1e-4)
 
 
 def test_the_checkpoint_samples_with_the_ordinary_cli(launched_run):

@@ -139,7 +139,8 @@ def test_hinge_hand_values():
 # --- the registry -----------------------------------------------------------------------------
 
 def test_losses_registry_pairs():
-    assert set(LOSSES) == {"ns", "minimax", "lsgan", "hinge", "wgan-gp", "rsgan", "ragan", "ns-smooth", "ns-r1"}
+    assert set(LOSSES) == {"ns", "minimax", "lsgan", "hinge", "wgan-gp", "rsgan", "ragan", "ns-smooth", "ns-r1",
+                           "ns-r1-0.1"}
     assert get_loss("ns") == GANLoss(d_loss_bce, g_loss_nonsaturating)
     assert get_loss("minimax") == GANLoss(d_loss_bce, g_loss_minimax)
     assert get_loss("lsgan") == GANLoss(d_loss_lsgan, g_loss_lsgan)

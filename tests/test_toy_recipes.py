@@ -18,6 +18,7 @@ from ganlib import build_models, sample_toy, seed_everything
 from ganlib.data import grid_means
 from ganlib.recipes import RECIPES, recipe
 from ganlib.train import HISTORY_KEYS, train
+from ganlib.utils import GanlibError
 
 TOYS = ("ring", "grid")
 SMOKE_STEPS = 50
@@ -60,9 +61,11 @@ def test_toy_recipe_smoke_run_has_finite_history(dataset):
 
 def test_recipe_config_changes_leave_the_table_alone():
     before = RECIPES[("ring", "mlp")]
-    changed = recipe("ring", num_steps=SMOKE_STEPS)
-    assert changed.config == dataclasses.replace(before.config, num_steps=SMOKE_STEPS)
+    changed = recipe("ring", num_steps=SMOKE_STEPS, lr_g=5e-4)
+    assert changed.config == dataclasses.replace(before.config, num_steps=SMOKE_STEPS, lr_g=5e-4)
     assert RECIPES[("ring", "mlp")] is before
+    with pytest.raises(GanlibError, match="num_steps"):
+        recipe("ring", num_steps=0)
 
 
 def test_protocol_run_is_the_cli_run_and_is_reproducible():

@@ -188,6 +188,32 @@ def test_continuing_with_a_new_learning_rate_uses_it(make_models, ring_data, tin
     assert run.opt_d.param_groups[0]["lr"] == 5e-4
 
 
+def test_learning_rates_decay_linearly_between_the_two_steps(make_models, ring_data, tiny_config):
+    config = dataclasses.replace(tiny_config, num_steps=10, lr_g=1e-3, lr_d=2e-3, lr_decay_start=4,
+                                 lr_decay_end=8, lr_decay_factor=0.1)
+    assert [config.lr_scale(s) for s in (0, 4, 6, 8, 20)] == pytest.approx([1, 1, 0.55, 0.1, 0.1])
+    generator, discriminator = make_models()
+    seen = []
+    train(generator, discriminator, ring_data, config,
+          callback=lambda run: seen.append((run.opt_g.param_groups[0]["lr"], run.opt_d.param_groups[0]["lr"])))
+    # the rates used by step s + 1 are set from run.step = s before it
+    expected = [config.lr_scale(s) for s in range(10)]
+    assert [g for g, _ in seen] == pytest.approx([1e-3 * f for f in expected])
+    assert [d for _, d in seen] == pytest.approx([2e-3 * f for f in expected])
+
+
+def test_a_decayed_run_continued_in_two_calls_equals_one_call(make_models, ring_data, tiny_config, state_copy,
+                                                              assert_same_state):
+    config = dataclasses.replace(tiny_config, lr_decay_start=5, lr_decay_end=15, lr_decay_factor=0.01)
+    g1, d1 = make_models()
+    train(g1, d1, ring_data, config)  # 20 steps
+    g2, d2 = make_models()
+    part = train(g2, d2, ring_data, dataclasses.replace(config, num_steps=12))
+    part = train(g2, d2, ring_data, dataclasses.replace(config, num_steps=8), run=part)  # the schedule follows run.step
+    assert_same_state(state_copy(g1), state_copy(g2))
+    assert part.opt_g.param_groups[0]["lr"] == pytest.approx(config.lr_g * 0.01)
+
+
 def test_callback_is_called_after_every_step(make_models, ring_data, tiny_config):
     generator, discriminator = make_models()
     seen = []
@@ -218,6 +244,9 @@ def test_keyboard_interrupt_returns_the_partial_run(make_models, ring_data, tiny
     {"lr_g": float("nan")}, {"lr_g": -1e-3}, {"lr_d": 0.0}, {"lr_d": float("inf")}, {"lr_g": "2e-4"},
     {"betas": (1.0, 0.999)}, {"betas": (0.5, -0.1)}, {"betas": (0.5,)},
     {"loss": "wgan"}, {"seed": -1}, {"seed": True},
+    {"lr_decay_start": 5}, {"lr_decay_start": 5, "lr_decay_end": 5}, {"lr_decay_start": -1, "lr_decay_end": 5},
+    {"lr_decay_start": 1, "lr_decay_end": 5.0},
+    {"lr_decay_factor": 0.0}, {"lr_decay_factor": 1.5}, {"lr_decay_factor": True},
 ])
 def test_train_config_rejects_bad_values(changes):
     with pytest.raises(GanlibError):

@@ -303,11 +303,14 @@ def test_unrolling_is_refused_with_a_penalty_loss_or_a_conditional_pair(tiny_con
 def test_cli_unroll_steps_reaches_the_config(tmp_path, capsys):
     from ganlib.checkpoint import load_checkpoint
 
-    status = main(["train", "--dataset", "ring", "--steps", "3", "--batch-size", "16", "--unroll-steps", "2",
-                   "--quiet", "--out", str(tmp_path / "run")])
+    status = main(["train", "--dataset", "ring", "--loss", "ns", "--steps", "3", "--batch-size", "16",
+                   "--unroll-steps", "2", "--quiet", "--out", str(tmp_path / "run")])
     assert status == 0
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["config"]["unroll_steps"] == 2
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--dataset", "ring", "--unroll-steps", "-1", "--out", str(tmp_path / "x")])
     assert exit_info.value.code == 2
     assert "non-negative" in capsys.readouterr().err
+    # the ring recipe's R1 penalty cannot be unrolled: one line says so
+    assert main(["train", "--dataset", "ring", "--unroll-steps", "2", "--out", str(tmp_path / "y")]) == 2
+    assert "gradient penalty" in capsys.readouterr().err and not (tmp_path / "y").exists()
