@@ -382,11 +382,11 @@ def start_or_continue(generator: nn.Module, discriminator: nn.Module, config: Tr
         for opt in (run.opt_g, run.opt_d):
             for group in opt.param_groups:  # the optimizers follow the new config
                 group["betas"] = config.betas
-        set_learning_rates(run)
+        _set_learning_rates(run)
     return run
 
 
-def set_learning_rates(run: Run) -> None:
+def _set_learning_rates(run: Run) -> None:
     """Set both optimizers' learning rates to the config's, times its decay at ``run.step``."""
     scale = run.config.lr_scale(run.step)
     for opt, lr in ((run.opt_g, run.config.lr_g), (run.opt_d, run.config.lr_d)):
@@ -514,7 +514,7 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
     try:
         for _ in range(config.num_steps):
             if config.lr_decay_end and run.step >= config.lr_decay_start:
-                set_learning_rates(run)  # a Python float per optimizer: no allocation, no sync
+                _set_learning_rates(run)  # a Python float per optimizer: no allocation, no sync
             # (1) k discriminator updates, each on a fresh real minibatch and fresh noise
             for _ in range(config.d_steps):
                 idx_all.random_(0, len(data), generator=run.rng)
