@@ -68,8 +68,7 @@ def launched_run(tmp_path_factory):
     out = folder / "run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(worker),
            "train", "--dataset", "ring", "--loss", "ns", "--steps", str(STEPS), "--batch-size", str(BATCH),
-           "--seed", "0",
-           "--checkpoint-every", "10", "--quiet", "--out", str(out)]
+           "--seed", "0", "--checkpoint-every", "10", "--quiet", "--out", str(out)]
     done = subprocess.run(cmd, cwd=folder, env=_env(DUMP_DIR=str(folder), RESUME_STEPS=str(RESUME_STEPS)),
                           capture_output=True, text=True, timeout=TIMEOUT_S)
     assert done.returncode == 0, done.stderr[-3000:]

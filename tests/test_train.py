@@ -209,7 +209,7 @@ def test_a_decayed_run_continued_in_two_calls_equals_one_call(make_models, ring_
     train(g1, d1, ring_data, config)  # 20 steps
     g2, d2 = make_models()
     part = train(g2, d2, ring_data, dataclasses.replace(config, num_steps=12))
-    part = train(g2, d2, ring_data, dataclasses.replace(config, num_steps=8), run=part)  # the schedule follows run.step
+    part = train(g2, d2, ring_data, dataclasses.replace(config, num_steps=8), run=part)  # decay follows run.step
     assert_same_state(state_copy(g1), state_copy(g2))
     assert part.opt_g.param_groups[0]["lr"] == pytest.approx(config.lr_g * 0.01)
 
