@@ -23,6 +23,9 @@ every ``--eval-every`` steps, up to ``--max-steps``; ``null`` when not reached).
     python benchmarks/bench_train.py                       # ~10 min on a 2-core CPU
     python benchmarks/bench_train.py --rounds 2 --steps 20 --max-steps 0    # a quick look, no quality run
 
+On CUDA it also times ``ganlib.train`` with bfloat16 autocast, with ``torch.compile`` and with both
+(``--options``), each against the same baseline.
+
 The last line is one JSON object: ``ratio_vs_baseline`` (images/s of ganlib ÷ baseline),
 ``overhead_vs_bare`` (ganlib step time ÷ bare step time), ``seconds_to_quality`` and the raw numbers.
 """
@@ -45,6 +48,8 @@ from ganlib.losses import get_loss
 from ganlib.recipes import recipe
 
 QUALITY_TARGET = "confident_fraction>=0.8,min_class_share>=0.05"
+OPTIONS = {"bf16": {"precision": "bf16"}, "compile": {"compile": True},  # TrainConfig options for GPUs
+           "bf16-compile": {"precision": "bf16", "compile": True}}
 
 
 class PerSampleMNIST(torch.utils.data.Dataset):
@@ -121,10 +126,10 @@ class Baseline:
 class Ganlib:
     """``ganlib.train`` continued ``steps`` steps per call (one Run, so nothing is rebuilt)."""
 
-    def __init__(self, plan, data, device):
+    def __init__(self, plan, data, device, **options):
         self.data, self.device = data, device
         self.generator, self.discriminator = _models(plan, device)
-        self.config = dataclasses.replace(plan.config, progress=False)
+        self.config = dataclasses.replace(plan.config, progress=False, **options)  # precision=, compile=
         self.run_state = None
 
     def run(self, steps: int) -> None:
@@ -194,14 +199,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--eval-every", type=int, default=250, help="quality run: steps between evaluations")
     parser.add_argument("--max-steps", type=int, default=3000, help="quality run: give up after (0 = skip)")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+    parser.add_argument("--options", default=None,
+                        help="also time ganlib.train with these TrainConfig options, comma-separated among "
+                             f"{', '.join(OPTIONS)} (default: all of them on CUDA, none elsewhere)")
     args = parser.parse_args(argv)
     device = ganlib.get_device(args.device)
+    chosen = (OPTIONS if device.type == "cuda" else ()) if args.options is None else \
+        tuple(o for o in args.options.split(",") if o)
+    if unknown := [o for o in chosen if o not in OPTIONS]:
+        parser.error(f"unknown --options {unknown}; expected some of {', '.join(OPTIONS)}")
     plan = recipe("mnist", progress=False)
     x, _ = ganlib.load_mnist()
     pixels = ((x + 1) * 127.5).round().to(torch.uint8).reshape(len(x), -1).numpy()  # the same digits as uint8
 
     variants = {"baseline": Baseline(plan, pixels, device), "ganlib": Ganlib(plan, x, device),
                 "bare": Bare(plan, x, device)}
+    for option in chosen:  # compiling happens in the untimed warm-up steps
+        variants[f"ganlib-{option}"] = Ganlib(plan, x, device, **OPTIONS[option])
     times = time_variants(variants, args.steps, args.rounds, args.warmup, device)
     med = {name: statistics.median(t) for name, t in times.items()}
     b = plan.config.batch_size
@@ -209,12 +223,16 @@ def main(argv: list[str] | None = None) -> dict:
     for name, t in times.items():
         print(f"{name:10} {1e3 * med[name]:9.1f} {b / med[name]:9.0f}   " + " ".join(f"{1e3 * s:.1f}" for s in t))
     result = {"benchmark": "bench_train", "device": str(device), "torch": torch.__version__,
+              "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
               "threads": torch.get_num_threads(), "batch_size": b, "steps_per_round": args.steps,
               "rounds": args.rounds,
               "ms_per_step": {name: round(1e3 * m, 2) for name, m in med.items()},
               "images_per_s": {name: round(b / m, 1) for name, m in med.items()},
               "ratio_vs_baseline": round(med["baseline"] / med["ganlib"], 3),
               "overhead_vs_bare": round(med["ganlib"] / med["bare"], 3)}
+    if chosen:
+        result["ratio_vs_baseline_with_options"] = {o: round(med["baseline"] / med[f"ganlib-{o}"], 3)
+                                                    for o in chosen}
     if args.max_steps:
         result.update(seconds_to_quality(plan, x, device, args.eval_every, args.max_steps),
                       quality_target=QUALITY_TARGET)

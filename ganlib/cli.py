@@ -33,7 +33,7 @@ from .losses import LOSSES
 from .models import MODELS, build_models
 from .quality import evaluator, parse_target
 from .recipes import recipe
-from .train import TrainingDiverged, new_run, sample, train
+from .train import PRECISIONS, TrainingDiverged, new_run, sample, train
 from .utils import GanlibError, get_device, seed_everything
 
 __all__ = ["main", "build_parser"]
@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "'confident_fraction>=0.8,min_class_share>=0.05' (needs --eval-every)")
     t.add_argument("--resume", action="store_true", help="continue the run in OUT up to --steps")
     t.add_argument("--device", help="cpu, cuda, cuda:1 or mps (default: the best available)")
+    t.add_argument("--precision", choices=PRECISIONS,
+                   help="bf16: the networks under bfloat16 autocast, for GPUs (default: the run's, fp32)")
+    t.add_argument("--compile", action="store_true", help="torch.compile both networks (pays off on a GPU)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = commands.add_parser("sample", help="draw samples from a checkpoint into a .npy file")
@@ -179,6 +182,9 @@ def _train(args, device, main_rank: bool = True) -> int:
         config = plan.config
     if args.eval_every is not None:
         config = dataclasses.replace(config, eval_every=args.eval_every)
+    if args.precision is not None or args.compile:  # how the steps run, not what they compute
+        config = dataclasses.replace(config, precision=args.precision or config.precision,
+                                     compile=args.compile or config.compile)
     if args.target is not None and not config.eval_every:
         raise GanlibError("--target needs --eval-every N: a target can only be met by measuring quality")
     if config.unroll_steps and (is_conditional(run.generator) or infogan.is_infogan(run.generator)):

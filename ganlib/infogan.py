@@ -396,8 +396,8 @@ def train_infogan(generator: InfoGANGenerator, discriminator: InfoGANDiscriminat
     if loss.penalty is not None or loss.g_uses_real:
         raise GanlibError(f"train_infogan supports the losses without a penalty or real data in G's step, "
                           f"not {config.loss!r}")
-    if config.unroll_steps or config.lr_decay_end:
-        raise GanlibError("train_infogan does not support unroll_steps or a learning-rate decay")
+    if config.unroll_steps or config.lr_decay_end or config.compile or config.precision != "fp32":
+        raise GanlibError("train_infogan does not support unroll_steps, a learning-rate decay, compile or bf16")
     if stop_when is not None and evaluate is None:
         raise GanlibError("stop_when needs evaluate=: a target can only be met by measuring quality")
     if config.eval_every and evaluate is None:

@@ -31,6 +31,7 @@ from .utils import GanlibError, get_device
 __all__ = ["TrainConfig", "Run", "TrainingDiverged", "d_step", "g_step", "unrolled_g_step", "frozen", "new_run",
            "start_or_continue", "train", "sample", "HISTORY_KEYS"]
 
+PRECISIONS = ("fp32", "bf16")
 HISTORY_KEYS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "seconds")
 
 
@@ -55,6 +56,8 @@ class TrainConfig:
     lr_decay_start: int = 0                     # run step where both lrs start to fall linearly
     lr_decay_end: int = 0                       # ... and reach lr * lr_decay_factor; 0 = no decay
     lr_decay_factor: float = 1.0                # the learning rates' final multiplier, in (0, 1]
+    precision: str = "fp32"                     # "bf16": forward passes under bfloat16 autocast (CUDA, CPU)
+    compile: bool = False                       # torch.compile both networks (pays off on a GPU)
 
     def __post_init__(self):
         for name in ("num_steps", "batch_size", "d_steps", "log_every", "num_fixed"):
@@ -85,6 +88,13 @@ class TrainConfig:
         factor = self.lr_decay_factor
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0.0 < factor <= 1.0:
             raise GanlibError(f"lr_decay_factor must be a number in (0, 1], got {factor!r}")
+        if self.precision not in PRECISIONS:
+            raise GanlibError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if not isinstance(self.compile, bool):
+            raise GanlibError(f"compile must be True or False, got {self.compile!r}")
+        if self.compile and (self.unroll_steps or LOSSES[self.loss].penalty is not None):
+            raise GanlibError("compile supports neither unroll_steps nor a loss with a gradient penalty "
+                              "(both differentiate through a gradient); pick compile=False")
         if (self.lr_decay_start or self.lr_decay_end) and self.lr_decay_start >= self.lr_decay_end:
             raise GanlibError("the learning-rate decay needs lr_decay_start < lr_decay_end, got "
                               f"{self.lr_decay_start} and {self.lr_decay_end}")
@@ -152,8 +162,9 @@ def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Op
     cond = y_fake is not None  # a conditional pair: every call also gets the labels
     with torch.no_grad():  # G is frozen in D's step: no graph through G is needed (the "detach")
         x_fake = generator(z, y_fake) if cond else generator(z)  # (B, *data_shape)
-    d_real = discriminator(x_real, y_real) if cond else discriminator(x_real)  # (B,) logits
-    d_fake = discriminator(x_fake, y_fake) if cond else discriminator(x_fake)  # (B,) logits
+    # (B,) logits; .float() keeps the loss in float32 under bf16 autocast (a no-op otherwise)
+    d_real = (discriminator(x_real, y_real) if cond else discriminator(x_real)).float()
+    d_fake = (discriminator(x_fake, y_fake) if cond else discriminator(x_fake)).float()
     d_loss = loss.d(d_real, d_fake)
     if loss.penalty is not None:
         d_loss = d_loss + loss.penalty(discriminator, x_real, x_fake, generator=rng)
@@ -195,11 +206,12 @@ def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Op
         raise GanlibError("this loss compares fakes with real data: pass x_real to g_step")
     with frozen(discriminator):  # gradients flow *through* D into G, not *into* D's weights
         if y_fake is None:
-            d_fake = discriminator(generator(z))  # (B,) logits
-            g_loss = loss.g(d_fake, discriminator(x_real)) if loss.g_uses_real else loss.g(d_fake)
+            d_fake = discriminator(generator(z)).float()  # (B,) logits, float32 under autocast too
+            g_loss = loss.g(d_fake, discriminator(x_real).float()) if loss.g_uses_real else loss.g(d_fake)
         else:  # conditional: G makes digits of the given classes, D judges them as those classes
-            d_fake = discriminator(generator(z, y_fake), y_fake)
-            g_loss = loss.g(d_fake, discriminator(x_real, y_real)) if loss.g_uses_real else loss.g(d_fake)
+            d_fake = discriminator(generator(z, y_fake), y_fake).float()
+            g_loss = (loss.g(d_fake, discriminator(x_real, y_real).float()) if loss.g_uses_real
+                      else loss.g(d_fake))
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -491,6 +503,17 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
         update_g = functools.partial(unrolled_g_step, generator, discriminator, opt_d=run.opt_d,
                                      unroll_steps=config.unroll_steps)
     g_needs_real = loss.g_uses_real or config.unroll_steps > 0
+    if config.compile:
+        if world > 1:
+            raise GanlibError("compile is not supported under torchrun (DDP) yet")
+        for module in (generator, discriminator):
+            if getattr(module, "_compiled_call_impl", None) is None:  # once per module, not per call
+                module.compile()  # in place: parameter names and checkpoints stay as they are
+    if config.precision == "bf16" and device.type not in ("cuda", "cpu"):
+        raise GanlibError(f"precision 'bf16' needs a CUDA or CPU device, not {device.type}")
+    # bf16: the networks' matrix products in bfloat16, weights, optimizer state and losses in float32
+    autocast = (functools.partial(torch.autocast, device.type, dtype=torch.bfloat16)
+                if config.precision == "bf16" else contextlib.nullcontext)
 
     # Buffers reused every step: the hot loop allocates no input tensors and never syncs with the host.
     batch_size = config.batch_size
@@ -502,6 +525,7 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
     y_real = torch.empty(batch_size, dtype=torch.long, device=device)  # used by conditional pairs only
     y_fake = torch.empty(batch_size, dtype=torch.long, device=device)
     cond = {} if num_classes is None else {"y_real": y_real, "y_fake": y_fake}
+    g_real = {"x_real": x_real} if g_needs_real else {}  # the same buffer, refilled before each G step
     totals = torch.zeros(4, device=device)  # running sums of d_loss, g_loss, D(x), D(G(z))
     rows_since_log = 0
 
@@ -523,7 +547,8 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
                 if cond:  # the real batch's labels, and uniformly drawn labels for the fakes
                     torch.index_select(labels, 0, idx, out=y_real)
                     y_fake.random_(0, num_classes, generator=run.rng)
-                d_out = update_d(run.opt_d, x_real, z, loss, rng=run.rng, **cond)  # d_step(generator, discriminator, ...)
+                with autocast():
+                    d_out = update_d(run.opt_d, x_real, z, loss, rng=run.rng, **cond)  # d_step(generator, ...)
             # (2) one generator update on fresh noise (and a real batch for relativistic losses / unrolling)
             z_all.normal_(generator=run.rng)
             if cond:
@@ -533,9 +558,8 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
                 torch.index_select(data, 0, idx, out=x_real)
                 if cond:
                     torch.index_select(labels, 0, idx, out=y_real)
-                g_out = update_g(run.opt_g, z, loss, x_real=x_real, **cond)
-            else:
-                g_out = update_g(run.opt_g, z, loss, **cond)  # g_step(generator, discriminator, ...)
+            with autocast():
+                g_out = update_g(run.opt_g, z, loss, **g_real, **cond)  # g_step(generator, ...)
             totals += torch.stack([d_out["d_loss"], g_out["g_loss"], d_out["d_real"], d_out["d_fake"]])
             rows_since_log += 1
             run.step += 1

@@ -224,6 +224,8 @@ BAD = [  # (id, argv); {run}: a folder with a 6-step ring checkpoint; {garbage}:
     ("target-unreadable", ["train", "--dataset", "ring", "--eval-every", "5", "--target", "modes=8", "--out", "{tmp}/o"]),
     ("eval-every-negative", ["train", "--dataset", "ring", "--eval-every", "-5", "--out", "{tmp}/o"]),
     ("unroll-steps-negative", ["train", "--dataset", "ring", "--unroll-steps", "-1", "--out", "{tmp}/o"]),
+    ("precision-unknown", ["train", "--dataset", "ring", "--precision", "fp16", "--out", "{tmp}/o"]),
+    ("compile-with-r1-recipe", ["train", "--dataset", "ring", "--compile", "--steps", "2", "--out", "{tmp}/o"]),
     ("unroll-steps-with-wgan-gp", ["train", "--dataset", "ring", "--loss", "wgan-gp", "--unroll-steps", "2",
                                    "--steps", "2", "--out", "{tmp}/o"]),
     ("resume-with-unroll-steps", ["train", "--resume", "--unroll-steps", "2", "--steps", "9", "--out", "{run}"]),
@@ -345,3 +347,17 @@ def test_kill_9_during_training_leaves_a_checkpoint_that_samples(tmp_path):
     assert state["step"] >= 1
     samples = sample(load_generator(out / "checkpoint.pt"), 16, seed=0)
     assert samples.shape == (16, 2) and torch.isfinite(samples).all()
+
+
+def test_precision_is_a_run_setting_saved_with_the_run_and_changeable_on_resume(tmp_path, capsys):
+    from ganlib.checkpoint import restore_run
+
+    out = tmp_path / "o"
+    base = ["train", "--dataset", "ring", "--loss", "ns", "--quiet", "--out", out]
+    assert main_in_process([*base, "--steps", "4", "--precision", "bf16"], capsys)[0] == 0
+    assert restore_run(out / "checkpoint.pt").config.precision == "bf16"
+    code, _, err = main_in_process(["train", "--resume", "--steps", "8", "--precision", "fp32", "--quiet",
+                                    "--out", out], capsys)
+    assert code == 0, err
+    run = restore_run(out / "checkpoint.pt")
+    assert (run.step, run.config.precision, run.config.compile) == (8, "fp32", False)

@@ -7,6 +7,7 @@ import importlib
 import inspect
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -247,6 +248,8 @@ def test_keyboard_interrupt_returns_the_partial_run(make_models, ring_data, tiny
     {"lr_decay_start": 5}, {"lr_decay_start": 5, "lr_decay_end": 5}, {"lr_decay_start": -1, "lr_decay_end": 5},
     {"lr_decay_start": 1, "lr_decay_end": 5.0},
     {"lr_decay_factor": 0.0}, {"lr_decay_factor": 1.5}, {"lr_decay_factor": True},
+    {"precision": "fp16"}, {"precision": None}, {"compile": 1}, {"compile": True, "loss": "ns-r1-0.1"},
+    {"compile": True, "unroll_steps": 2},
 ])
 def test_train_config_rejects_bad_values(changes):
     with pytest.raises(GanlibError):
@@ -438,3 +441,33 @@ def test_keyboard_interrupt_returns_the_partial_run_and_usable_models(make_model
     assert generator.training
     run = train(generator, discriminator, ring_data, dataclasses.replace(tiny_config, num_steps=3), run=run)
     assert run.step == 10 and torch.isfinite(sample(generator, 4, seed=0)).all()
+
+
+# --- precision and compile (options for GPUs; their results are checked here, on the CPU) ----------
+
+def test_compile_gives_the_eager_results_and_keeps_parameter_names(make_models, ring_data, tiny_config,
+                                                                   state_copy):
+    eager_g, eager_d = make_models()
+    eager = train(eager_g, eager_d, ring_data, tiny_config, device="cpu")
+    generator, discriminator = make_models()
+    names = list(generator.state_dict())
+    run = train(generator, discriminator, ring_data, dataclasses.replace(tiny_config, compile=True), device="cpu")
+    compiled_call = generator._compiled_call_impl
+    assert compiled_call is not None and list(generator.state_dict()) == names  # checkpoints are unchanged
+    for key in ("d_loss", "g_loss", "d_real", "d_fake"):
+        np.testing.assert_allclose(run.history[key], eager.history[key], rtol=1e-4, atol=1e-5)
+    for name, value in state_copy(generator).items():
+        torch.testing.assert_close(value, eager_g.state_dict()[name], rtol=1e-4, atol=1e-5)
+    train(generator, discriminator, ring_data, run=run, device="cpu")  # continuing: not compiled twice
+    assert generator._compiled_call_impl is compiled_call
+
+
+def test_bf16_autocast_trains_close_to_float32_and_keeps_float32_weights(make_models, ring_data, tiny_config):
+    full = train(*make_models(), ring_data, tiny_config, device="cpu")
+    generator, discriminator = make_models()
+    half = train(generator, discriminator, ring_data, dataclasses.replace(tiny_config, precision="bf16"),
+                 device="cpu")
+    assert all(p.dtype == torch.float32 for p in generator.parameters())
+    assert all(p.grad is None or p.grad.dtype == torch.float32 for p in discriminator.parameters())
+    gaps = np.abs(np.array(half.history["d_loss"]) - np.array(full.history["d_loss"]))
+    assert 0 < gaps.max() < 0.02, gaps  # bfloat16 rounding is there (the path is taken) and small
