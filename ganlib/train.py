@@ -56,11 +56,12 @@ class TrainConfig:
     lr_decay_start: int = 0                     # run step where both lrs start to fall linearly
     lr_decay_end: int = 0                       # ... and reach lr * lr_decay_factor; 0 = no decay
     lr_decay_factor: float = 1.0                # the learning rates' final multiplier, in (0, 1]
+    penalty_every: int = 1                      # lazy regularization: a loss's penalty on every k-th D update, x k
     precision: str = "fp32"                     # "bf16": forward passes under bfloat16 autocast (CUDA, CPU)
     compile: bool = False                       # torch.compile both networks (pays off on a GPU)
 
     def __post_init__(self):
-        for name in ("num_steps", "batch_size", "d_steps", "log_every", "num_fixed"):
+        for name in ("num_steps", "batch_size", "d_steps", "log_every", "num_fixed", "penalty_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise GanlibError(f"{name} must be a positive integer, got {value!r}")
@@ -503,6 +504,10 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
         update_g = functools.partial(unrolled_g_step, generator, discriminator, opt_d=run.opt_d,
                                      unroll_steps=config.unroll_steps)
     g_needs_real = loss.g_uses_real or config.unroll_steps > 0
+    # Lazy regularization (Karras et al., 2020): the penalty only on every k-th D update, k times as strong.
+    every = config.penalty_every if loss.penalty is not None else 1
+    plain, penalized = (loss, loss) if every == 1 else (
+        loss._replace(penalty=None), loss._replace(penalty=functools.partial(_scaled, loss.penalty, every)))
     if config.compile:
         if world > 1:
             raise GanlibError("compile is not supported under torchrun (DDP) yet")
@@ -540,15 +545,17 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
             if config.lr_decay_end and run.step >= config.lr_decay_start:
                 _set_learning_rates(run)  # a Python float per optimizer: no allocation, no sync
             # (1) k discriminator updates, each on a fresh real minibatch and fresh noise
-            for _ in range(config.d_steps):
+            for j in range(config.d_steps):
                 idx_all.random_(0, len(data), generator=run.rng)
                 torch.index_select(data, 0, idx, out=x_real)
                 z_all.normal_(generator=run.rng)
                 if cond:  # the real batch's labels, and uniformly drawn labels for the fakes
                     torch.index_select(labels, 0, idx, out=y_real)
                     y_fake.random_(0, num_classes, generator=run.rng)
+                lazy = (run.step * config.d_steps + j + 1) % every  # from the step count: resumes exactly
                 with autocast():
-                    d_out = update_d(run.opt_d, x_real, z, loss, rng=run.rng, **cond)  # d_step(generator, ...)
+                    d_out = update_d(run.opt_d, x_real, z, plain if lazy else penalized, rng=run.rng,
+                                     **cond)  # d_step(generator, discriminator, ...)
             # (2) one generator update on fresh noise (and a real batch for relativistic losses / unrolling)
             z_all.normal_(generator=run.rng)
             if cond:
@@ -689,6 +696,10 @@ def _snapshot(run: Run) -> None:
 
 class TrainingDiverged(GanlibError):
     """A loss became NaN or infinite; the run was rolled back to its last finite history row."""
+
+
+def _scaled(penalty: Callable[..., torch.Tensor], factor: int, *args, **kwargs) -> torch.Tensor:
+    return factor * penalty(*args, **kwargs)
 
 
 def _remember(run: Run) -> dict:

@@ -215,6 +215,40 @@ def test_a_decayed_run_continued_in_two_calls_equals_one_call(make_models, ring_
     assert part.opt_g.param_groups[0]["lr"] == pytest.approx(config.lr_g * 0.01)
 
 
+def test_lazy_penalty_runs_on_every_kth_d_update_k_times_as_strong(make_models, ring_data, tiny_config,
+                                                                    monkeypatch):
+    from ganlib import losses
+
+    calls = []
+
+    def penalty(discriminator, x_real, x_fake, generator=None):
+        calls.append(1)
+        return discriminator(x_real).sum() * 0 + 1.0  # a constant 1 that is part of D's graph
+
+    monkeypatch.setitem(losses.LOSSES, "ns-counted", losses.LOSSES["ns"]._replace(penalty=penalty))
+    config = dataclasses.replace(tiny_config, loss="ns-counted", d_steps=2, penalty_every=3, num_steps=9,
+                                 log_every=1)
+    run = train(*make_models(), ring_data, config)
+    assert len(calls) == 9 * 2 // 3  # D updates 3, 6, ..., 18 of 18
+    plain = train(*make_models(), ring_data, dataclasses.replace(config, loss="ns", penalty_every=1))
+    # The penalty (1, times k = 3) has no gradient, so both runs train alike and differ only in D's logged
+    # loss: that of each step's last D update, penalized on steps 3, 6 and 9 (D updates 6, 12 and 18).
+    gaps = np.array(run.history["d_loss"]) - np.array(plain.history["d_loss"])
+    np.testing.assert_allclose(gaps, [0, 0, 3, 0, 0, 3, 0, 0, 3], atol=1e-4)
+
+
+def test_a_lazy_penalty_run_continued_in_two_calls_equals_one_call(make_models, ring_data, tiny_config,
+                                                                  state_copy, assert_same_state):
+    config = dataclasses.replace(tiny_config, loss="ns-r1", penalty_every=4)
+    g1, d1 = make_models()
+    train(g1, d1, ring_data, config)  # 20 steps
+    g2, d2 = make_models()
+    part = train(g2, d2, ring_data, dataclasses.replace(config, num_steps=7))
+    train(g2, d2, ring_data, dataclasses.replace(config, num_steps=13), run=part)  # the phase follows run.step
+    assert_same_state(state_copy(g1), state_copy(g2))
+    assert_same_state(state_copy(d1), state_copy(d2))
+
+
 def test_callback_is_called_after_every_step(make_models, ring_data, tiny_config):
     generator, discriminator = make_models()
     seen = []
@@ -250,6 +284,7 @@ def test_keyboard_interrupt_returns_the_partial_run(make_models, ring_data, tiny
     {"lr_decay_factor": 0.0}, {"lr_decay_factor": 1.5}, {"lr_decay_factor": True},
     {"precision": "fp16"}, {"precision": None}, {"compile": 1}, {"compile": True, "loss": "ns-r1-0.1"},
     {"compile": True, "unroll_steps": 2},
+    {"penalty_every": 0}, {"penalty_every": True}, {"penalty_every": 2.0},
 ])
 def test_train_config_rejects_bad_values(changes):
     with pytest.raises(GanlibError):
