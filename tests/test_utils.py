@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganlib.utils import BUDGET_ENV, GanlibError, budget, get_device, seed_everything, steps
+from ganlib.utils import BUDGET_ENV, GanlibError, budget, get_device, map_in_threads, seed_everything, steps
 
 
 def test_get_device_is_a_torch_device_and_cpu_here():
@@ -108,3 +108,42 @@ def test_steps_scales_the_default(monkeypatch, raw, expected):
 def test_steps_smoke_uses_the_given_smoke_count(monkeypatch):
     monkeypatch.setenv(BUDGET_ENV, "smoke")
     assert steps(1000, smoke=3) == 3
+
+
+def test_map_in_threads_keeps_order_and_results_and_restores_the_thread_count():
+    import ganlib
+
+    x = ganlib.sample_toy("ring", 256, generator=torch.Generator().manual_seed(0))
+
+    def jobs():  # built one after the other: the global random state is shared by the threads
+        out = []
+        for seed in range(3):
+            seed_everything(seed)
+            out.append((seed, *ganlib.build_models("mlp", data_shape=(2,), latent_dim=2, hidden=(16,))))
+        return out
+
+    def fit(job):
+        seed, generator, discriminator = job
+        config = ganlib.TrainConfig(num_steps=15, batch_size=32, log_every=5, progress=False, seed=seed)
+        history = ganlib.train(generator, discriminator, x, config, device="cpu").history
+        return {k: v for k, v in history.items() if k != "seconds"}
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    alone = [fit(job) for job in jobs()]
+    torch.set_num_threads(before)
+    assert map_in_threads(fit, jobs(), workers=2) == alone  # the same numbers, in the same order
+    assert torch.get_num_threads() == before
+    assert alone[0] != alone[1]
+    assert map_in_threads(lambda v: v * v, range(5)) == [0, 1, 4, 9, 16]
+
+
+def test_map_in_threads_passes_an_error_on_and_restores_the_thread_count():
+    before = torch.get_num_threads()
+
+    def fail(v):
+        raise GanlibError(f"item {v}")
+
+    with pytest.raises(GanlibError, match="item 0"):
+        map_in_threads(fail, [0, 1])
+    assert torch.get_num_threads() == before
