@@ -17,13 +17,10 @@ import math
 import os
 import random
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 __all__ = ["GanlibError", "get_device", "seed_everything", "budget", "steps", "map_in_threads", "BUDGET_ENV"]
 
@@ -124,7 +121,7 @@ def steps(default: int, smoke: int = 5) -> int:
     return int(smoke) if factor == 0.0 else max(1, int(round(default * factor)))
 
 
-def map_in_threads(fn: Callable[[T], R], items: Iterable[T], workers: int | None = None) -> list[R]:
+def map_in_threads(fn: Callable, items: Iterable, workers: int | None = None) -> list:
     """``[fn(item) for item in items]``, computed ``workers`` items at a time (default: the CPU count).
 
     For many small training runs on a CPU. PyTorch releases Python's global lock inside its kernels, so
