@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # torch first, as the CPU wheel for this machine kind; an existing torch in the venv is kept.
 TORCH_SPEC ?= torch==2.13.0
+# Chapters executed at a time by `make book` (book/execute_chapters.py).
+BOOK_JOBS ?= 2
 
 .PHONY: book test install clean
 
@@ -17,6 +19,7 @@ install: $(BIN)/python
 
 # TQDM_DISABLE: progress bars are for live readers; on the built pages they would be frozen text.
 book: install
+	TQDM_DISABLE=1 $(BIN)/python book/execute_chapters.py --jobs $(BOOK_JOBS)
 	TQDM_DISABLE=1 $(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The book is in _build/html/index.html"
 
