@@ -1,0 +1,134 @@
+"""The MNIST DCGAN recipe against candidate changes, over seeds, on the CLI's quality target.
+
+For every candidate and seed this does what ``python -m ganlib train --dataset mnist --model dcgan
+--seed S`` followed by ``python -m ganlib sample --n 2000 --seed 0`` does (the recipe's config with
+``seed=S``, the weights seeded by ``S``, the 5 000 offline digits, the same sampling noise) and scores
+the 2 000 samples with :func:`ganlib.metrics.evaluate_images`. The target is the one the book's
+foundation issue sets for the default recipe: a ``confident_fraction`` of at least 0.70 with every
+digit at least 5 % of the samples, training within 3 minutes on a 2-core CPU.
+
+Candidates (each a change to :func:`ganlib.recipes.recipe` ``("mnist", "dcgan")``):
+
+* ``recipe``: the recipe as it is.
+* ``pack2-z32``: D judges pairs of digits (PacGAN's packing, Lin et al., 2018, as
+  :func:`ganlib.remedies.packed_dcgan_discriminator` with ``m = 2``), a 32-number ``z``, 3 000 steps.
+  Packing halves D's batch, so a step costs less and the run fits the same 3 minutes.
+
+::
+
+    python benchmarks/mnist_recipe.py                                   # seeds 0 1 2, both candidates
+    python benchmarks/mnist_recipe.py --seeds 0 --candidates recipe     # one run, ~2 min
+
+Runs one training at a time with all of the machine's threads; ``train_s`` is the wall time of
+training (evaluation excluded). The last line is one JSON object with the mean and standard error per
+candidate and the number of seeds that met the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import statistics
+import time
+
+import torch
+
+import ganlib
+from ganlib import metrics, remedies
+from ganlib.recipes import recipe
+
+SAMPLES = 2000          # what the issue's `sample --n 2000` scores
+SAMPLE_SEED = 0         # `sample --seed 0`
+TARGET_CONFIDENT = 0.70
+TARGET_MIN_SHARE = 0.05
+METRICS = ("confident_fraction", "min_class_share", "fid", "train_s")
+
+#: candidate -> (model changes, config changes, pack size of D; 1 = the recipe's plain D)
+CANDIDATES = {
+    "recipe": ({}, {}, 1),
+    "pack2-z32": ({"latent_dim": 32}, {"num_steps": 3000}, 2),
+}
+
+
+def run_candidate(name: str, seed: int, *, num_steps: int | None = None) -> dict:
+    """Train one candidate with ``seed`` as the CLI would and score ``SAMPLES`` samples.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`CANDIDATES`.
+    seed : int
+        Seeds the weights and the batches, as ``train --seed`` does.
+    num_steps : int, optional
+        Override the number of steps (a quick look).
+
+    Returns
+    -------
+    dict
+        ``candidate``, ``seed``, ``steps``, the metrics of :data:`METRICS` and every class share.
+    """
+    model_changes, config_changes, pack = CANDIDATES[name]
+    if num_steps is not None:
+        config_changes = {**config_changes, "num_steps": num_steps}
+    plan = recipe("mnist", "dcgan", seed=seed, progress=False, **config_changes)
+    model = {**plan.model, **model_changes}
+    ganlib.seed_everything(seed)  # the models' initial weights, as in the CLI
+    generator, discriminator = ganlib.build_models(**model)
+    if pack > 1:
+        discriminator = remedies.packed_dcgan_discriminator(pack, width=model["width"])
+    x, _ = ganlib.load_mnist()
+    tick = time.perf_counter()
+    run = ganlib.train(generator, discriminator, x, plan.config, device="cpu")
+    train_s = time.perf_counter() - tick
+    scores = metrics.evaluate_images(ganlib.sample(run.generator, SAMPLES, seed=SAMPLE_SEED))
+    shares = {f"share_{c}": round(scores[f"share_{c}"], 4) for c in range(10)}
+    return {"candidate": name, "seed": seed, "steps": run.step, "train_s": round(train_s, 1),
+            **{m: round(scores[m], 4) for m in METRICS if m != "train_s"}, **shares}
+
+
+def meets_target(row: dict) -> bool:
+    """The issue's target on one run's samples."""
+    return row["confident_fraction"] >= TARGET_CONFIDENT and row["min_class_share"] >= TARGET_MIN_SHARE
+
+
+def mean_se(values: list[float]) -> list[float]:
+    """``[mean, standard error of the mean]`` (the error is 0 for a single value)."""
+    mean = statistics.fmean(values)
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return [round(mean, 4), round(se, 4)]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default: 0 1 2)")
+    parser.add_argument("--candidates", nargs="+", choices=CANDIDATES, default=list(CANDIDATES))
+    parser.add_argument("--steps", type=int, default=None, help="override every candidate's steps (a quick look)")
+    args = parser.parse_args(argv)
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps must be a positive integer, got {args.steps}")
+
+    header = f"{'candidate':10} {'seed':>4} {'steps':>5} {'confident':>9} {'min_share':>9} {'fid':>7} {'train_s':>7}  target"
+    print(header)
+    print("-" * len(header))
+    summary: dict = {"benchmark": "mnist_recipe", "seeds": args.seeds, "samples": SAMPLES,
+                     "threads": torch.get_num_threads(), "torch": torch.__version__,
+                     "target": {"confident_fraction": TARGET_CONFIDENT, "min_class_share": TARGET_MIN_SHARE}}
+    for name in args.candidates:
+        rows = []
+        for seed in args.seeds:
+            row = run_candidate(name, seed, num_steps=args.steps)
+            rows.append(row)
+            print(f"{name:10} {seed:>4} {row['steps']:>5} {row['confident_fraction']:>9.3f} "
+                  f"{row['min_class_share']:>9.3f} {row['fid']:>7.1f} {row['train_s']:>7.1f}  "
+                  f"{'met' if meets_target(row) else 'missed'}", flush=True)
+        summary[name] = {**{m: mean_se([r[m] for r in rows]) for m in METRICS},
+                         "target_met": sum(meets_target(r) for r in rows)}
+    print("-" * len(header))
+    print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()
