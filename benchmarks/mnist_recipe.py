@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
-import statistics
 import time
 
 import torch
@@ -38,6 +36,7 @@ import torch
 import ganlib
 from ganlib import metrics, remedies
 from ganlib.recipes import recipe
+from toy_recipes import mean_se  # benchmarks/ is on sys.path when a script here runs
 
 SAMPLES = 2000          # what the issue's `sample --n 2000` scores
 SAMPLE_SEED = 0         # `sample --seed 0`
@@ -91,13 +90,6 @@ def run_candidate(name: str, seed: int, *, num_steps: int | None = None) -> dict
 def meets_target(row: dict) -> bool:
     """The issue's target on one run's samples."""
     return row["confident_fraction"] >= TARGET_CONFIDENT and row["min_class_share"] >= TARGET_MIN_SHARE
-
-
-def mean_se(values: list[float]) -> list[float]:
-    """``[mean, standard error of the mean]`` (the error is 0 for a single value)."""
-    mean = statistics.fmean(values)
-    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    return [round(mean, 4), round(se, 4)]
 
 
 def main(argv: list[str] | None = None) -> dict:

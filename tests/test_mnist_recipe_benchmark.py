@@ -3,6 +3,7 @@
 The measurement itself (minutes per run) is the script's job; this only keeps it from rotting.
 """
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "mnist_recipe.py"
 
 @pytest.fixture(scope="module")
 def bench():
+    sys.path.insert(0, str(SCRIPT.parent))  # as when run as a script: it imports toy_recipes beside it
     spec = importlib.util.spec_from_file_location("mnist_recipe", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
