@@ -105,8 +105,9 @@ class Baseline:
             b = real.size(0)
             # (1) Update D network: maximize log(D(x)) + log(1 - D(G(z)))
             d.zero_grad()
-            label = torch.full((b,), 1.0, device=device)
-            err_d_real = self.criterion(d(real), label)
+            output = d(real)  # (b,) logits, or one per pack of digits for a packed D
+            label = torch.full(output.shape, 1.0, device=device)
+            err_d_real = self.criterion(output, label)
             err_d_real.backward()
             noise = torch.randn(b, g.latent_dim, device=device)
             fake = g(noise)

@@ -33,6 +33,7 @@ from .losses import LOSSES
 from .models import MODELS, build_models
 from .quality import evaluator, parse_target
 from .recipes import recipe
+from .remedies import Packed
 from .train import PRECISIONS, TrainingDiverged, new_run, sample, train
 from .utils import GanlibError, get_device, seed_everything
 
@@ -189,6 +190,10 @@ def _train(args, device, main_rank: bool = True) -> int:
         raise GanlibError("--target needs --eval-every N: a target can only be met by measuring quality")
     if config.unroll_steps and (is_conditional(run.generator) or infogan.is_infogan(run.generator)):
         raise GanlibError("--unroll-steps is not supported for conditional or InfoGAN models yet")  # before any file
+    pack = next((m.m for m in run.discriminator.modules() if isinstance(m, Packed)), 1)
+    if config.batch_size % pack:
+        raise GanlibError(f"--batch-size {config.batch_size}: this D judges packs of {pack} samples; "
+                          f"use a batch size divisible by {pack}")
     x, y = load_dataset(dataset, seed=data_seed)
     labels = y if is_conditional(run.generator) else None  # a conditional pair trains on the labels too
     out.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .augment import Translated, check_shift
 from .utils import GanlibError
 
 __all__ = [
@@ -117,10 +118,18 @@ class DCGANGenerator(nn.Module):
         Size of the noise vector ``z``.
     width : int
         Channels of the last hidden layer; the first has ``2 * width``.
+    refine : bool
+        Upsample to 28x28 into ``width // 2`` channels (BatchNorm, ReLU) and draw the image with a
+        3x3 convolution there, instead of drawing it with the last transposed convolution: every
+        output pixel then sees its neighbours' features. In the MNIST recipe it kept every digit
+        above 6 % of the samples; without it the rarest digit fell to 3.5 % and 4.1 % (two seeds;
+        README, "The MNIST recipe against its target").
     """
 
-    def __init__(self, *, latent_dim: int = 100, width: int = 64):
+    def __init__(self, *, latent_dim: int = 100, width: int = 64, refine: bool = False):
         super().__init__()
+        if not isinstance(refine, bool):
+            raise GanlibError(f"refine must be True or False, got {refine!r}")
         self.latent_dim = latent_dim
         self.data_shape = MNIST_SHAPE
         self.project = nn.Sequential(
@@ -129,13 +138,19 @@ class DCGANGenerator(nn.Module):
             nn.ReLU(),
         )
         self.width = width
-        self.upsample = nn.Sequential(
-            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),   # (B, w, 14, 14)
             nn.BatchNorm2d(width),
             nn.ReLU(),
-            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),
-            nn.Tanh(),
-        )
+        ]
+        if refine:
+            layers += [nn.ConvTranspose2d(width, width // 2, 4, stride=2, padding=1, bias=False),  # (B, w/2, 28, 28)
+                       nn.BatchNorm2d(width // 2),
+                       nn.ReLU(),
+                       nn.Conv2d(width // 2, 1, 3, padding=1)]                              # (B, 1, 28, 28)
+        else:
+            layers.append(nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1))            # (B, 1, 28, 28)
+        self.upsample = nn.Sequential(*layers, nn.Tanh())
         init_dcgan_weights(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -265,7 +280,10 @@ def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_d
         Size of ``z``.
     **kwargs
         ``hidden`` / ``g_hidden`` / ``d_hidden`` / ``out_activation`` for the MLP; ``width`` (or
-        ``g_width`` / ``d_width``) for DCGAN.
+        ``g_width`` / ``d_width``) for DCGAN, and for ``"dcgan"`` (and ``"dcgan-sn"``) also
+        ``refine`` (:class:`DCGANGenerator`), ``pack`` (D judges packs of that many digits,
+        :func:`ganlib.remedies.packed_dcgan_discriminator`; 1 = plain D) and ``translate`` (D sees
+        its inputs shifted by up to that many pixels while training, :class:`ganlib.augment.Translated`).
 
     Returns
     -------
@@ -302,8 +320,20 @@ def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_d
             _no_extra(kwargs, name)
             return (ConditionalDCGANGenerator(latent_dim=latent_dim, width=g_width, num_classes=num_classes),
                     ConditionalDCGANDiscriminator(width=d_width, num_classes=num_classes))
+        refine, pack, shift = kwargs.pop("refine", False), kwargs.pop("pack", 1), kwargs.pop("translate", 0)
         _no_extra(kwargs, name)
-        return DCGANGenerator(latent_dim=latent_dim, width=g_width), DCGANDiscriminator(width=d_width)
+        if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1:
+            raise GanlibError(f"pack must be a positive integer (1 = plain D), got {pack!r}")
+        check_shift(shift, "translate")
+        if pack > 1:
+            from .remedies import packed_dcgan_discriminator
+
+            discriminator = packed_dcgan_discriminator(pack, width=d_width)
+        else:
+            discriminator = DCGANDiscriminator(width=d_width)
+        if shift:
+            discriminator = Translated(discriminator, shift)
+        return DCGANGenerator(latent_dim=latent_dim, width=g_width, refine=refine), discriminator
     raise GanlibError(f"unknown model {name!r}; expected one of {MODELS}")
 
 

@@ -203,6 +203,7 @@ BAD = [  # (id, argv); {run}: a folder with a 6-step ring checkpoint; {garbage}:
     ("steps-negative", ["train", "--steps", "-3", "--out", "{tmp}/o"]),
     ("steps-abc", ["train", "--steps", "abc", "--out", "{tmp}/o"]),
     ("batch-size-0", ["train", "--batch-size", "0", "--out", "{tmp}/o"]),
+    ("batch-size-odd-for-packed-d", ["train", "--batch-size", "63", "--out", "{tmp}/o"]),
     ("lr-g-negative", ["train", "--lr-g", "-1", "--out", "{tmp}/o"]),
     ("lr-g-nan", ["train", "--lr-g", "nan", "--out", "{tmp}/o"]),
     ("lr-d-inf", ["train", "--lr-d", "inf", "--out", "{tmp}/o"]),

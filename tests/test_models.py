@@ -150,8 +150,27 @@ def test_build_dcgan_width():
     assert generator(torch.randn(2, 12)).shape == (2, 1, 28, 28)
 
 
+def test_build_dcgan_refine_pack_and_translate():
+    generator, discriminator = build_models("dcgan", latent_dim=12, width=8, refine=True, pack=2, translate=2)
+    convs = [m for m in generator.upsample if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    assert [type(m) for m in convs] == [nn.ConvTranspose2d, nn.ConvTranspose2d, nn.Conv2d]
+    assert convs[1].out_channels == 4 and convs[2].kernel_size == (3, 3)  # width // 2 channels at 28x28
+    x = generator(torch.randn(6, 12))
+    assert x.shape == (6, 1, 28, 28) and x.abs().max() <= 1
+    assert discriminator(x).shape == (3,)  # one logit per pack of two digits
+    discriminator.eval()  # no shift in eval mode: the same input gives the same verdict
+    assert torch.equal(discriminator(x), discriminator(x))
+    plain_g, plain_d = build_models("dcgan", latent_dim=12, width=8)
+    assert plain_d(x).shape == (6,) and len([m for m in plain_g.upsample if isinstance(m, nn.ConvTranspose2d)]) == 2
+
+
 @pytest.mark.parametrize("name, kwargs, match", [
     ("resnet", {}, "unknown model"),
+    ("dcgan", {"pack": 0}, "pack must be a positive integer"),
+    ("dcgan", {"pack": 2.0}, "pack must be a positive integer"),
+    ("dcgan", {"translate": -1}, "translate must be a non-negative"),
+    ("dcgan", {"refine": "yes"}, "refine must be True or False"),
+    ("cdcgan", {"pack": 2}, "takes no options"),
     ("dcgan", {"data_shape": (2,)}, "28x28"),
     ("dcgan", {"hidden": (16,)}, "takes no options"),
     ("mlp", {"width": 8}, "takes no options"),
@@ -191,6 +210,27 @@ def test_spectral_norm_recipe_and_checkpoint_round_trip(tmp_path):
     restored = ganlib.checkpoint.restore_run(path)
     for a, b in zip(restored.discriminator.state_dict().values(), run.discriminator.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_mnist_recipe_pair_survives_a_checkpoint_and_cdcgan_keeps_the_plain_settings(tmp_path):
+    from ganlib.augment import Translated
+    from ganlib.remedies import Packed
+
+    plan = ganlib.recipes.recipe("mnist", num_steps=2, batch_size=8, progress=False)
+    generator, discriminator = ganlib.build_models(**plan.model)
+    assert isinstance(discriminator, Translated) and isinstance(discriminator.discriminator, Packed)
+    run = ganlib.train(generator, discriminator, ganlib.load_mnist()[0][:64], plan.config, device="cpu")
+    run.model_spec = plan.model
+    restored = ganlib.checkpoint.restore_run(ganlib.checkpoint.save_checkpoint(tmp_path / "c.pt", run))
+    for module in ("generator", "discriminator"):
+        saved, back = getattr(run, module).state_dict(), getattr(restored, module).state_dict()
+        assert saved.keys() == back.keys() and all(torch.equal(saved[k], back[k]) for k in saved)
+    conditional = ganlib.recipes.recipe("mnist", "cdcgan", num_steps=5)
+    assert not {"refine", "pack", "translate"} & set(conditional.model) and conditional.config.num_steps == 5
+    assert conditional.config.lr_d == conditional.config.lr_g and not conditional.config.lr_decay_end
+    ganlib.build_models(**conditional.model)
+    with pytest.raises(GanlibError, match="no recipe"):
+        ganlib.recipes.recipe("ring", "cdcgan")
 
 
 def test_drop_batchnorm_replaces_every_batchnorm_and_keeps_the_rest():
