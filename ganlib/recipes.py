@@ -39,7 +39,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     # DCGAN on the 5 000 offline digits, chosen by measurement (2 000 samples, ganlib.metrics; the table
     # over five seeds and what each addition did are in the README, from `benchmarks/mnist_recipe.py`).
     # The plain pair (`_DCGAN_MODEL`, `_DCGAN_CONFIG` above) plateaus at ~0.65-0.67 confidently classified
-    # samples with its rarest digit near 4 %; lr 2e-4 was at 0.57, D without BatchNorm at 0.36, EMA of G,
+    # samples with its rarest digit at 4-5 %; lr 2e-4 was at 0.57, D without BatchNorm at 0.36, EMA of G,
     # minibatch-std and a twice-as-wide G gained <= 0.01. The recipe adds: D packed by two (PacGAN) and a
     # 32-number z, for class balance; D's inputs shifted by up to 2 px (DiffAugment), since D can learn
     # 5 000 digits by heart; G drawing at 28x28 with a 3x3 convolution (`refine`); D's learning rate
