@@ -37,7 +37,7 @@ import torch
 
 import ganlib
 from ganlib import metrics
-from ganlib.recipes import recipe
+from ganlib.recipes import PLAIN_DCGAN, Recipe, recipe
 from toy_recipes import mean_se  # benchmarks/ is on sys.path when a script here runs
 
 SAMPLES = 2000          # what the issue's `sample --n 2000` scores
@@ -46,12 +46,8 @@ TARGET_CONFIDENT = 0.70
 TARGET_MIN_SHARE = 0.05
 METRICS = ("confident_fraction", "min_class_share", "fid", "train_s")
 
-#: candidate -> (model changes, config changes)
-CANDIDATES = {
-    "recipe": ({}, {}),
-    "plain": ({"latent_dim": 100, "refine": False, "pack": 1, "translate": 0},
-              {"num_steps": 1500, "lr_d": 1e-3, "lr_decay_start": 0, "lr_decay_end": 0, "lr_decay_factor": 1.0}),
-}
+#: the candidates' names: the recipe, and the plain pair it grew from (ganlib.recipes.PLAIN_DCGAN)
+CANDIDATES = ("recipe", "plain")
 
 
 def run_candidate(name: str, seed: int, *, num_steps: int | None = None) -> dict:
@@ -60,7 +56,7 @@ def run_candidate(name: str, seed: int, *, num_steps: int | None = None) -> dict
     Parameters
     ----------
     name : str
-        A key of :data:`CANDIDATES`.
+        One of :data:`CANDIDATES`.
     seed : int
         Seeds the weights and the batches, as ``train --seed`` does.
     num_steps : int, optional
@@ -71,13 +67,13 @@ def run_candidate(name: str, seed: int, *, num_steps: int | None = None) -> dict
     dict
         ``candidate``, ``seed``, ``steps``, the metrics of :data:`METRICS` and every class share.
     """
-    model_changes, config_changes = CANDIDATES[name]
-    if num_steps is not None:
-        config_changes = {**config_changes, "num_steps": num_steps}
-    plan = recipe("mnist", "dcgan", seed=seed, progress=False, **config_changes)
-    model = {**plan.model, **model_changes}
+    changes = {"seed": seed, "progress": False, **({} if num_steps is None else {"num_steps": num_steps})}
+    if name == "plain":
+        plan = Recipe(dict(PLAIN_DCGAN.model), dataclasses.replace(PLAIN_DCGAN.config, **changes))
+    else:
+        plan = recipe("mnist", "dcgan", **changes)
     ganlib.seed_everything(seed)  # the models' initial weights, as in the CLI
-    generator, discriminator = ganlib.build_models(**model)
+    generator, discriminator = ganlib.build_models(**plan.model)
     x, _ = ganlib.load_mnist()
     tick = time.perf_counter()
     run = ganlib.train(generator, discriminator, x, plan.config, device="cpu")

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from .train import TrainConfig
 from .utils import GanlibError
 
-__all__ = ["Recipe", "RECIPES", "recipe"]
+__all__ = ["Recipe", "RECIPES", "PLAIN_DCGAN", "recipe"]
 
 
 class Recipe(NamedTuple):
@@ -23,10 +23,14 @@ class Recipe(NamedTuple):
     config: TrainConfig
 
 
-# The plain DCGAN pair and its settings, before the MNIST recipe's additions; the conditional pair
-# ("cdcgan") trains with these (build_models offers refine, pack and translate for "dcgan" only).
-_DCGAN_MODEL = {"name": "dcgan", "data_shape": (1, 28, 28), "latent_dim": 100, "width": 32}
-_DCGAN_CONFIG = TrainConfig(num_steps=1500, batch_size=64, lr_g=1e-3, lr_d=1e-3, loss="ns", log_every=50)
+#: The plain DCGAN pair on MNIST and its settings, before the recipe's additions: what the
+#: conditional pair ("cdcgan") trains with (build_models offers refine, pack and translate for
+#: "dcgan" only) and what ``benchmarks/mnist_recipe.py`` compares the recipe with.
+#:
+#: :meta hide-value:
+PLAIN_DCGAN = Recipe(model={"name": "dcgan", "data_shape": (1, 28, 28), "latent_dim": 100, "width": 32},
+                     config=TrainConfig(num_steps=1500, batch_size=64, lr_g=1e-3, lr_d=1e-3, loss="ns",
+                                        log_every=50))
 _TOY_MODEL = {"name": "mlp", "data_shape": (2,), "latent_dim": 4, "hidden": (128, 128, 128)}
 _TOY_CONFIG = TrainConfig(num_steps=6000, batch_size=256, lr_g=1e-3, lr_d=1e-3, loss="ns-r1-0.1", penalty_every=4,
                           lr_decay_start=3000, lr_decay_end=6000, lr_decay_factor=0.01, log_every=100)
@@ -38,16 +42,16 @@ _TOY_CONFIG = TrainConfig(num_steps=6000, batch_size=256, lr_g=1e-3, lr_d=1e-3, 
 RECIPES: dict[tuple[str, str], Recipe] = {
     # DCGAN on the 5 000 offline digits, chosen by measurement (2 000 samples, ganlib.metrics; the table
     # over five seeds and what each addition did are in the README, from `benchmarks/mnist_recipe.py`).
-    # The plain pair (`_DCGAN_MODEL`, `_DCGAN_CONFIG` above) plateaus at ~0.65-0.67 confidently classified
-    # samples with its rarest digit at 4-5 %; lr 2e-4 was at 0.57, D without BatchNorm at 0.36, EMA of G,
+    # The plain pair (`PLAIN_DCGAN` above) plateaus at ~0.65-0.67 confidently classified samples with
+    # its rarest digit at 4-5 %; lr 2e-4 was at 0.57, D without BatchNorm at 0.36, EMA of G,
     # minibatch-std and a twice-as-wide G gained <= 0.01. The recipe adds: D packed by two (PacGAN) and a
     # 32-number z, for class balance; D's inputs shifted by up to 2 px (DiffAugment), since D can learn
     # 5 000 digits by heart; G drawing at 28x28 with a 3x3 convolution (`refine`); D's learning rate
     # twice G's; both decaying to a tenth over the last 1 400 steps. Over seeds 0-4: 0.711 +- 0.006
     # confident, rarest digit 0.065 +- 0.004, target (0.70 and 5 %) met 4 of 5; ~2.5 min on a 2-core CPU.
     ("mnist", "dcgan"): Recipe(
-        model={**_DCGAN_MODEL, "latent_dim": 32, "refine": True, "pack": 2, "translate": 2},
-        config=dataclasses.replace(_DCGAN_CONFIG, num_steps=3600, lr_d=2e-3, lr_decay_start=2200,
+        model={**PLAIN_DCGAN.model, "latent_dim": 32, "refine": True, "pack": 2, "translate": 2},
+        config=dataclasses.replace(PLAIN_DCGAN.config, num_steps=3600, lr_d=2e-3, lr_decay_start=2200,
                                    lr_decay_end=3600, lr_decay_factor=0.1)),
     # The source article's MLP (one hidden layer of 128) with its 10 000 iterations of 64 images.
     ("mnist", "mlp"): Recipe(
@@ -94,7 +98,7 @@ def recipe(dataset: str, model: str | None = None, **config_changes) -> Recipe:
     model = model or ("dcgan" if dataset == "mnist" else "mlp")
     if model == "cdcgan":  # the conditional pair trains with the plain DCGAN settings (not tuned separately)
         recipe(dataset, "dcgan")  # the same error for a dataset without a DCGAN recipe
-        return Recipe({**_DCGAN_MODEL, "name": model}, dataclasses.replace(_DCGAN_CONFIG, **config_changes))
+        return Recipe({**PLAIN_DCGAN.model, "name": model}, dataclasses.replace(PLAIN_DCGAN.config, **config_changes))
     if isinstance(model, str) and model.endswith("-sn"):
         base = recipe(dataset, model[:-3])
         changes = {"loss": "hinge", **config_changes}
