@@ -23,9 +23,9 @@ class Recipe(NamedTuple):
     config: TrainConfig
 
 
-#: The plain DCGAN pair on MNIST and its settings, before the recipe's additions: what the
-#: conditional pair ("cdcgan") trains with (build_models offers refine, pack and translate for
-#: "dcgan" only) and what ``benchmarks/mnist_recipe.py`` compares the recipe with.
+#: The plain DCGAN pair on MNIST and its settings before the recipe's additions. The conditional
+#: pair ("cdcgan") trains with these (build_models offers refine, pack and translate for "dcgan"
+#: only), and ``benchmarks/mnist_recipe.py`` compares the recipe with them.
 #:
 #: :meta hide-value:
 PLAIN_DCGAN = Recipe(model={"name": "dcgan", "data_shape": (1, 28, 28), "latent_dim": 100, "width": 32},
