@@ -8,10 +8,10 @@ It does not hold training or metric code: it calls :mod:`ganlib`.
 
     python -m ganlib train --dataset mnist --model dcgan --seed 0 --out run
     python -m ganlib train --dataset mnist --model infogan --out run_info   # InfoGAN (ganlib.infogan)
-    python -m ganlib train --dataset ring --unroll-steps 5 --out run_ring   # unrolled GAN
+    python -m ganlib train --dataset ring --unroll-steps 5 --loss ns --steps 6000 --out run_ring   # unrolled GAN
     python -m ganlib sample --checkpoint run/checkpoint.pt --n 2000 --seed 0 --out samples.npy
     python -m ganlib evaluate --samples samples.npy --dataset mnist
-    torchrun --standalone --nproc_per_node=2 -m ganlib train --dataset ring --out run   # data-parallel
+    torchrun --standalone --nproc_per_node=2 -m ganlib train --dataset ring --loss ns --out run   # data-parallel
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ PLAIN_DCGAN = Recipe(model={"name": "dcgan", "data_shape": (1, 28, 28), "latent_
                      config=TrainConfig(num_steps=1500, batch_size=64, lr_g=1e-3, lr_d=1e-3, loss="ns",
                                         log_every=50))
 _TOY_MODEL = {"name": "mlp", "data_shape": (2,), "latent_dim": 4, "hidden": (128, 128, 128)}
-_TOY_CONFIG = TrainConfig(num_steps=6000, batch_size=256, lr_g=1e-3, lr_d=1e-3, loss="ns-r1-0.1", penalty_every=4,
-                          lr_decay_start=3000, lr_decay_end=6000, lr_decay_factor=0.01, log_every=100)
+_TOY_CONFIG = TrainConfig(num_steps=32_000, batch_size=256, lr_g=1e-3, lr_d=2e-3, loss="ns-r1-0.1", penalty_every=4,
+                          lr_decay_start=16_000, lr_decay_end=32_000, lr_decay_factor=0.01, log_every=100)
 
 #: The recipes by ``(dataset, model)``, for ``("mnist", "dcgan")``, ``("mnist", "mlp")``,
 #: ``("ring", "mlp")`` and ``("grid", "mlp")``; read one with :func:`recipe`.
@@ -58,18 +58,23 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         model={"name": "mlp", "data_shape": (1, 28, 28), "latent_dim": 100, "hidden": (128,)},
         config=TrainConfig(num_steps=10_000, batch_size=64, lr_g=2e-4, lr_d=2e-4, loss="ns",
                            log_every=100)),
-    # The 2-D toys, chosen by measurement (seed 1, 2 500 samples, ganlib.metrics2d; the protocol numbers
-    # over five seeds are in the book's appendix A2). A constant learning rate leaves G circling the
-    # equilibrium: at step 3 000 of this recipe only 12-40 % of the ring's samples were high quality
-    # (seeds 0-4); the linear decay to 1 % over the second half lifts that to 78 % (ring, seed 1) and
-    # 40 % (grid, 25/25 modes).
-    # Three hidden layers and a 4-D latent beat two layers and 16-D; R1 with gamma 0.1 beat 0.01 and 1 on
-    # the grid (0.01: 17 modes); 4 000 steps gave 71 % / 26 %, and the remaining loss of quality is mass
-    # on the bridges between the modes (a continuous G cannot jump between separated modes).
-    # R1 is applied lazily (penalty_every=4: every fourth D update, four times as strong, as in StyleGAN2):
-    # over seeds 1-5 that gave ring 8.0 modes / 80.3 % HQ and grid 23.8 / 40.7 % (R1 on every update:
-    # 79.8 % and 38.2 %) in 72 % of the CPU time; batch 128 on top was as good on the ring but not on
-    # the grid.
+    # The 2-D toys, chosen by measurement (seed 1, 2 500 samples, ganlib.metrics2d, one CPU thread; five
+    # seeds of both are kept in ganlib/assets/toy_benchmark.json by benchmarks/toy_recipes.py, and the
+    # book's appendix A2 shows them). The share of high-quality (HQ) samples is set by how long the
+    # learning rates fall: at a constant rate G circles the equilibrium (12-40 % HQ on the ring at step
+    # 3 000, seeds 0-4), and a linear decay to 1 % over the second half of the run sharpens the modes and
+    # thins the bridges between them. Ring / grid HQ with that decay: 6 000 steps (the recipe until
+    # 2026-11-30) 80 % / 29 %, 12 000 steps 87 % / 55 %, 20 000 steps 90 % / 78 %; with lr_d = 2e-3 (twice
+    # lr_g) 24 000 steps 92 % / 89 % and these 32 000 steps 94 % / 90 % in ~190 CPU-s (40 000: 95 % / 93 %
+    # in ~270 CPU-s, too close to the 5 CPU-minutes a run may take). lr_d = 2e-3 alone, at 12 000 steps:
+    # 86 % / 72 % against 87 % / 55 %. Batches of 512 or 1 024 helped the grid about as much per CPU-second
+    # as more steps did (512, 16 000 steps: 89 % / 82 %, 175 s). Not better: lr_d = 4e-3 (91 % / 86 % at
+    # 24 000), Adam's betas (0, 0.99) (94 % / 88 %), packing D by two (93 % / 80 %), the decay from a third
+    # of the run (92 % / 87 %), R1 gamma 0.03 (the grid lost 5 modes), an EMA of G (6 000 steps, 79 % / 20 %),
+    # G three layers of 256 (12 000 steps, 87 % / 64 %, 1.3x the time).
+    # Earlier, at 6 000 steps: three hidden layers and a 4-D latent beat two layers and 16-D; R1 with
+    # gamma 0.1 beat 0.01 and 1 on the grid; R1 applied lazily (penalty_every=4: every fourth D update,
+    # four times as strong, as in StyleGAN2) was as good as on every update in 72 % of the CPU time.
     ("ring", "mlp"): Recipe(model=_TOY_MODEL, config=_TOY_CONFIG),
     ("grid", "mlp"): Recipe(model=_TOY_MODEL, config=_TOY_CONFIG),
 }

@@ -2,24 +2,30 @@
 
 The recipes' quality (modes, high-quality samples, reverse KL over seeds) is measured by
 ``benchmarks/toy_recipes.py``, which takes minutes; these tests only check that the recipes build,
-fit their data and train without blowing up, in a few seconds.
+fit their data and train without blowing up, in a few seconds, that the script saves what it prints,
+and that its stored output (the book's table) was measured with the recipes as they are now.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
 from ganlib import build_models, sample_toy, seed_everything
+from ganlib.benchmark2d import METHODS, STORED_PATH, stored_benchmark
 from ganlib.data import grid_means
 from ganlib.recipes import RECIPES, recipe
 from ganlib.train import HISTORY_KEYS, train
 from ganlib.utils import GanlibError
 
+ROOT = Path(__file__).resolve().parent.parent
 TOYS = ("ring", "grid")
 SMOKE_STEPS = 50
 
@@ -78,3 +84,65 @@ def test_protocol_run_is_the_cli_run_and_is_reproducible():
     assert not torch.equal(vanilla["points"], one["points"])
     with pytest.raises(Exception, match="unknown method"):
         run_protocol("ring", 1, "tuned")
+
+
+def _toy_recipes_script():
+    spec = importlib.util.spec_from_file_location("toy_recipes", ROOT / "benchmarks" / "toy_recipes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stored_benchmark_was_measured_with_todays_recipes():
+    # a recipe change without `benchmarks/toy_recipes.py --save` again makes this fail: the book's table
+    # would show numbers of settings that no longer exist
+    stored = stored_benchmark()
+    assert stored["steps"] is None and len(stored["seeds"]) >= 5
+    for dataset in TOYS:
+        for method in METHODS:
+            rows = [r for r in stored["runs"] if r["dataset"] == dataset and r["method"] == method]
+            assert sorted(r["seed"] for r in rows) == sorted(stored["seeds"])
+            for metric in ("modes", "hq_fraction", "reverse_kl"):  # the summary is the mean of the rows
+                mean = sum(r[metric] for r in rows) / len(rows)
+                assert stored[f"{dataset}/{method}"][metric][0] == pytest.approx(mean, abs=1e-4)
+
+
+def test_stored_benchmark_refuses_other_settings_and_bad_files(tmp_path):
+    stored = json.loads(STORED_PATH.read_text())
+    stored["grid/recipe"]["config"]["lr_d"] /= 2
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(stored))
+    with pytest.raises(GanlibError, match="other settings for grid/recipe"):
+        stored_benchmark(changed)
+    broken = tmp_path / "broken.json"
+    broken.write_text(STORED_PATH.read_text()[:100])
+    with pytest.raises(GanlibError, match="cannot read"):
+        stored_benchmark(broken)
+
+
+def test_toy_recipes_script_saves_what_it_prints(tmp_path, capsys):
+    script = _toy_recipes_script()
+    out = tmp_path / "quick.json"
+    summary = script.main(["--seeds", "1", "--datasets", "ring", "--steps", "3", "--save", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(summary)) and saved["steps"] == 3 and len(saved["runs"]) == 1
+    assert saved["ring/recipe"]["config"]["num_steps"] == 3
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["ring/recipe"] == saved["ring/recipe"] and "runs" not in printed
+    with pytest.raises(GanlibError, match="no full-length"):
+        stored_benchmark(out)  # a quick check is never taken for the book's table
+
+
+@pytest.mark.parametrize("args", [["--workers", "0"], ["--steps", "0"]])
+def test_toy_recipes_script_refuses_bad_counts(args, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _toy_recipes_script().main(args)
+    assert exit_info.value.code == 2 and "must be a positive integer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ['[1, 2]', '{"ring/recipe": 3}', '{"ring/recipe/x": {}}', '{"seeds": [1]}'])
+def test_stored_benchmark_refuses_files_not_shaped_as_written(tmp_path, text):
+    path = tmp_path / "odd.json"
+    path.write_text(text)
+    with pytest.raises(GanlibError, match="cannot read|no full-length"):
+        stored_benchmark(path)
