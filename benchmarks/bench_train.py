@@ -10,7 +10,8 @@ learning rates, seed) on the 5 000 offline digits:
     plain (for-loop) Adam. ``num_workers=0``: on 2 cores, worker processes only compete with the main one.
 (b) ``ganlib``: :func:`ganlib.train` as the chapters call it.
 (c) ``bare``: the forward, backward and optimizer work of ganlib's algorithm on tensors that already
-    sit on the device (no data sampling, no bookkeeping): the practical limit of the loop.
+    sit on the device (no data sampling, no bookkeeping): the practical limit of the loop. Like (b), it
+    follows the recipe's ``reuse_fakes`` (G's step judges the D step's fakes: one G forward a step).
 
 Runs are interleaved in rounds (a, b, c, a, b, c, ...) so that drift of the machine's speed hits all
 three alike; each variant's step time is the median over rounds. Then ``seconds_to_quality``: the
@@ -20,7 +21,7 @@ every ``--eval-every`` steps, up to ``--max-steps``; ``null`` when not reached).
 
 ::
 
-    python benchmarks/bench_train.py                       # ~10 min on a 2-core CPU
+    python benchmarks/bench_train.py                       # a few minutes on a 2-core CPU
     python benchmarks/bench_train.py --rounds 2 --steps 20 --max-steps 0    # a quick look, no quality run
 
 On CUDA it also times ``ganlib.train`` with bfloat16 autocast, with ``torch.compile`` and with both
@@ -154,12 +155,13 @@ class Bare:
         self.x_real = data[:b].to(device).contiguous(memory_format=layout)
         self.z = torch.randn(b, self.generator.latent_dim, device=device)
         self.loss = get_loss(plan.config.loss)
+        self.reuse_fakes = plan.config.reuse_fakes  # G's step judges D's fakes, as in ganlib.train
 
     def run(self, steps: int) -> None:
         g, d = self.generator, self.discriminator
         for _ in range(steps):
-            ganlib.d_step(g, d, self.opt_d, self.x_real, self.z, self.loss)
-            ganlib.g_step(g, d, self.opt_g, self.z, self.loss)
+            out = ganlib.d_step(g, d, self.opt_d, self.x_real, self.z, self.loss, keep_fakes=self.reuse_fakes)
+            ganlib.g_step(g, d, self.opt_g, self.z, self.loss, x_fake=out.get("x_fake"))
 
 
 def time_variants(variants: dict, steps: int, rounds: int, warmup: int, device) -> dict[str, list[float]]:

@@ -12,14 +12,16 @@ Candidates (each a change to :func:`ganlib.recipes.recipe` ``("mnist", "dcgan")`
 * ``recipe``: the recipe as it is: a 32-number ``z``, G drawing at 28x28 with a 3x3 convolution
   (``refine``), D packed by two (PacGAN, Lin et al., 2018) and shown its inputs shifted by up to
   2 px (DiffAugment, Zhao et al., 2020), D's learning rate twice G's, 3 600 steps of which the last
-  1 400 decay the learning rates to a tenth.
+  1 400 decay the learning rates to a tenth, and G's step judging the D step's fakes (``reuse_fakes``).
+* ``fresh``: the recipe with G's step on fresh noise (``reuse_fakes=False``), as it was until
+  2026-11-30: what reusing the fakes changes besides the time.
 * ``plain``: the plain DCGAN pair the recipe grew from (a 100-number ``z``, one D per digit, no
   shifts, Adam at 1e-3 for both, 1 500 steps, no decay), as the recipe was until these additions.
 
 ::
 
-    python benchmarks/mnist_recipe.py                                   # seeds 0 1 2, both candidates
-    python benchmarks/mnist_recipe.py --seeds 0 --candidates recipe     # one run, ~2.5 min
+    python benchmarks/mnist_recipe.py                                   # seeds 0 1 2, every candidate
+    python benchmarks/mnist_recipe.py --seeds 0 --candidates recipe     # one run, ~2 min
 
 Runs one training at a time with all of the machine's threads; ``train_s`` is the wall time of
 training (evaluation excluded). The last line is one JSON object with the mean and standard error per
@@ -46,8 +48,9 @@ TARGET_CONFIDENT = 0.70
 TARGET_MIN_SHARE = 0.05
 METRICS = ("confident_fraction", "min_class_share", "fid", "train_s")
 
-#: the candidates' names: the recipe, and the plain pair it grew from (ganlib.recipes.PLAIN_DCGAN)
-CANDIDATES = ("recipe", "plain")
+#: the candidates' names: the recipe, the plain pair it grew from (ganlib.recipes.PLAIN_DCGAN), and
+#: the recipe with G's step on fresh noise
+CANDIDATES = ("recipe", "plain", "fresh")
 
 
 def run_candidate(name: str, seed: int, *, num_steps: int | None = None) -> dict:
@@ -71,7 +74,7 @@ def run_candidate(name: str, seed: int, *, num_steps: int | None = None) -> dict
     if name == "plain":
         plan = Recipe(dict(PLAIN_DCGAN.model), dataclasses.replace(PLAIN_DCGAN.config, **changes))
     else:
-        plan = recipe("mnist", "dcgan", **changes)
+        plan = recipe("mnist", "dcgan", **changes, **({"reuse_fakes": False} if name == "fresh" else {}))
     ganlib.seed_everything(seed)  # the models' initial weights, as in the CLI
     generator, discriminator = ganlib.build_models(**plan.model)
     x, _ = ganlib.load_mnist()

@@ -172,6 +172,8 @@ def _train(args, device, main_rank: bool = True) -> int:
         changes = {"loss": args.loss, "batch_size": args.batch_size, "lr_g": args.lr_g,
                    "lr_d": args.lr_d, "d_steps": args.d_steps, "unroll_steps": args.unroll_steps,
                    "num_steps": args.steps}
+        if args.unroll_steps:  # unrolling makes G's fakes itself: the MNIST recipe's reuse_fakes gives way
+            changes["reuse_fakes"] = False
         dataset, data_seed = args.dataset or "mnist", args.seed or 0
         make_recipe = infogan.recipe if args.model == "infogan" else functools.partial(recipe, model=args.model)
         plan = make_recipe(dataset, seed=data_seed, progress=not args.quiet and main_rank,
@@ -186,6 +188,8 @@ def _train(args, device, main_rank: bool = True) -> int:
     if args.precision is not None or args.compile:  # how the steps run, not what they compute
         config = dataclasses.replace(config, precision=args.precision or config.precision,
                                      compile=args.compile or config.compile)
+    if config.reuse_fakes and distributed.world_size() > 1:  # not under DDP yet: G runs again in its step
+        config = dataclasses.replace(config, reuse_fakes=False)
     if args.target is not None and not config.eval_every:
         raise GanlibError("--target needs --eval-every N: a target can only be met by measuring quality")
     if config.unroll_steps and (is_conditional(run.generator) or infogan.is_infogan(run.generator)):

@@ -7,7 +7,10 @@ and :func:`sample`. It does not hold losses (:mod:`ganlib.losses`),
 networks (:mod:`ganlib.models`) or files (:mod:`ganlib.checkpoint`).
 
 This is Algorithm 1 of Goodfellow et al. (2014): for every generator update, ``d_steps`` (k)
-discriminator updates, each on a fresh minibatch of real data and of noise.
+discriminator updates, each on a fresh minibatch of real data and of noise, then one generator update
+on fresh noise. With ``TrainConfig.reuse_fakes`` the generator update judges the last discriminator
+update's fakes instead (G's weights have not changed in between), which saves one forward pass of G
+per step; pytorch/examples' DCGAN does the same.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class TrainConfig:
     penalty_every: int = 1                      # lazy regularization: a loss's penalty on every k-th D update, x k
     precision: str = "fp32"                     # "bf16": forward passes under bfloat16 autocast (CUDA, CPU)
     compile: bool = False                       # torch.compile both networks (pays off on a GPU)
+    reuse_fakes: bool = False                   # G's step judges the last D step's fakes: one G forward a step
 
     def __post_init__(self):
         for name in ("num_steps", "batch_size", "d_steps", "log_every", "num_fixed", "penalty_every"):
@@ -93,6 +97,11 @@ class TrainConfig:
             raise GanlibError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not isinstance(self.compile, bool):
             raise GanlibError(f"compile must be True or False, got {self.compile!r}")
+        if not isinstance(self.reuse_fakes, bool):
+            raise GanlibError(f"reuse_fakes must be True or False, got {self.reuse_fakes!r}")
+        if self.reuse_fakes and self.unroll_steps:
+            raise GanlibError("reuse_fakes needs the plain generator step; unroll_steps makes its own fakes "
+                              "(pick one of them)")
         if self.compile and (self.unroll_steps or LOSSES[self.loss].penalty is not None):
             raise GanlibError("compile supports neither unroll_steps nor a loss with a gradient penalty "
                               "(both differentiate through a gradient); pick compile=False")
@@ -133,7 +142,7 @@ class Run:
 def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Optimizer,
            x_real: torch.Tensor, z: torch.Tensor, loss: GANLoss, *,
            rng: torch.Generator | None = None, y_real: torch.Tensor | None = None,
-           y_fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+           y_fake: torch.Tensor | None = None, keep_fakes: bool = False) -> dict[str, torch.Tensor]:
     """One discriminator update: D ascends log D(x) + log(1 - D(G(z))) (for the BCE losses).
 
     D runs forward and backward on the real batch *and* on the fake batch. G is not updated.
@@ -154,15 +163,20 @@ def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Op
     y_real, y_fake : torch.Tensor, optional
         Class labels ``(B,)`` of the real batch and of the fakes to make, for conditional networks
         (:mod:`ganlib.conditional`): then G is called as ``G(z, y)`` and D as ``D(x, y)``.
+    keep_fakes : bool
+        Also return the fakes with G's graph (``"x_fake"``), for a :func:`g_step` that reuses them
+        instead of running G again (as pytorch/examples' DCGAN does). D still learns from them detached.
 
     Returns
     -------
     dict of 0-d tensors
         ``d_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))); call ``float()`` to read.
+        With ``keep_fakes``, also ``x_fake`` ``(B, *data_shape)``.
     """
     cond = y_fake is not None  # a conditional pair: every call also gets the labels
-    with torch.no_grad():  # G is frozen in D's step: no graph through G is needed (the "detach")
-        x_fake = generator(z, y_fake) if cond else generator(z)  # (B, *data_shape)
+    with torch.set_grad_enabled(keep_fakes):  # no graph through G unless G's step will reuse these fakes
+        kept = generator(z, y_fake) if cond else generator(z)  # (B, *data_shape)
+    x_fake = kept.detach()  # G is frozen in D's step (the "detach")
     # (B,) logits; .float() keeps the loss in float32 under bf16 autocast (a no-op otherwise)
     d_real = (discriminator(x_real, y_real) if cond else discriminator(x_real)).float()
     d_fake = (discriminator(x_fake, y_fake) if cond else discriminator(x_fake)).float()
@@ -172,13 +186,17 @@ def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Op
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     opt_d.step()
-    return {"d_loss": d_loss.detach(), "d_real": torch.sigmoid(d_real.detach()).mean(),
-            "d_fake": torch.sigmoid(d_fake.detach()).mean()}
+    out = {"d_loss": d_loss.detach(), "d_real": torch.sigmoid(d_real.detach()).mean(),
+           "d_fake": torch.sigmoid(d_fake.detach()).mean()}
+    if keep_fakes:
+        out["x_fake"] = kept
+    return out
 
 
 def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
            z: torch.Tensor, loss: GANLoss, *, x_real: torch.Tensor | None = None,
-           y_fake: torch.Tensor | None = None, y_real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+           y_fake: torch.Tensor | None = None, y_real: torch.Tensor | None = None,
+           x_fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One generator update: G descends its loss on D's verdict about G(z). D's weights stay as they are.
 
     G never sees real data: its gradient flows from D's output on the fakes back into G.
@@ -197,6 +215,9 @@ def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Op
         generator loss compares D's verdicts on fakes with those on real data.
     y_fake, y_real : torch.Tensor, optional
         Labels of the fakes to make (and of ``x_real``) for conditional networks.
+    x_fake : torch.Tensor, optional
+        Fakes already made by G from ``z`` (and ``y_fake``), with G's graph: the ``"x_fake"`` of
+        ``d_step(..., keep_fakes=True)``. G is then not run again; G's weights must not have changed since.
 
     Returns
     -------
@@ -206,11 +227,13 @@ def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Op
     if loss.g_uses_real and x_real is None:
         raise GanlibError("this loss compares fakes with real data: pass x_real to g_step")
     with frozen(discriminator):  # gradients flow *through* D into G, not *into* D's weights
+        if x_fake is None:
+            x_fake = generator(z) if y_fake is None else generator(z, y_fake)  # (B, *data_shape)
         if y_fake is None:
-            d_fake = discriminator(generator(z)).float()  # (B,) logits, float32 under autocast too
+            d_fake = discriminator(x_fake).float()  # (B,) logits, float32 under autocast too
             g_loss = loss.g(d_fake, discriminator(x_real).float()) if loss.g_uses_real else loss.g(d_fake)
         else:  # conditional: G makes digits of the given classes, D judges them as those classes
-            d_fake = discriminator(generator(z, y_fake), y_fake).float()
+            d_fake = discriminator(x_fake, y_fake).float()
             g_loss = (loss.g(d_fake, discriminator(x_real, y_real).float()) if loss.g_uses_real
                       else loss.g(d_fake))
         opt_g.zero_grad(set_to_none=True)
@@ -494,6 +517,8 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
             raise GanlibError("conditional training is not supported under torchrun yet")
         if config.unroll_steps:
             raise GanlibError("unroll_steps is not supported under torchrun (DDP) yet")
+        if config.reuse_fakes:
+            raise GanlibError("reuse_fakes is not supported under torchrun (DDP) yet; pick reuse_fakes=False")
         from .distributed import data_parallel
         rank, world, update_d, update_g = data_parallel(generator, discriminator)
     if config.unroll_steps:  # G's step needs a real batch, like the relativistic losses
@@ -531,6 +556,7 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
     y_fake = torch.empty(batch_size, dtype=torch.long, device=device)
     cond = {} if num_classes is None else {"y_real": y_real, "y_fake": y_fake}
     g_real = {"x_real": x_real} if g_needs_real else {}  # the same buffer, refilled before each G step
+    keep = {"keep_fakes": True} if config.reuse_fakes else {}
     totals = torch.zeros(4, device=device)  # running sums of d_loss, g_loss, D(x), D(G(z))
     rows_since_log = 0
 
@@ -555,18 +581,23 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
                 lazy = (run.step * config.d_steps + j + 1) % every  # from the step count: resumes exactly
                 with autocast():
                     d_out = update_d(run.opt_d, x_real, z, plain if lazy else penalized, rng=run.rng,
-                                     **cond)  # d_step(generator, discriminator, ...)
-            # (2) one generator update on fresh noise (and a real batch for relativistic losses / unrolling)
-            z_all.normal_(generator=run.rng)
-            if cond:
-                y_fake.random_(0, num_classes, generator=run.rng)
+                                     **cond, **keep)  # d_step(generator, discriminator, ...)
+            # (2) one generator update on fresh noise, or on the last D update's fakes (reuse_fakes), and
+            # a real batch for relativistic losses / unrolling
+            if keep:
+                kept = {"x_fake": d_out.pop("x_fake")}  # made from z (and y_fake) by the G of this step
+            else:
+                kept = {}
+                z_all.normal_(generator=run.rng)
+                if cond:
+                    y_fake.random_(0, num_classes, generator=run.rng)
             if g_needs_real:
                 idx_all.random_(0, len(data), generator=run.rng)
                 torch.index_select(data, 0, idx, out=x_real)
                 if cond:
                     torch.index_select(labels, 0, idx, out=y_real)
             with autocast():
-                g_out = update_g(run.opt_g, z, loss, **g_real, **cond)  # g_step(generator, ...)
+                g_out = update_g(run.opt_g, z, loss, **g_real, **cond, **kept)  # g_step(generator, ...)
             totals += torch.stack([d_out["d_loss"], g_out["g_loss"], d_out["d_real"], d_out["d_fake"]])
             rows_since_log += 1
             run.step += 1

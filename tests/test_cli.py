@@ -143,6 +143,16 @@ def test_mnist_dcgan_end_to_end(tmp_path, capsys):
     assert json.loads(out)["shape"] == [6, 1, 28, 28]
 
 
+def test_unrolling_the_mnist_recipe_sets_its_fake_reuse_aside(tmp_path, capsys):
+    from ganlib.checkpoint import restore_run
+
+    code, _, err = main_in_process(["train", "--dataset", "mnist", "--unroll-steps", "1", "--steps", "2",
+                                    "--batch-size", "8", "--quiet", "--out", tmp_path / "o"], capsys)
+    assert code == 0, err
+    config = restore_run(tmp_path / "o" / "checkpoint.pt").config
+    assert (config.unroll_steps, config.reuse_fakes) == (1, False)
+
+
 def test_mnist_infogan_trains_samples_and_resumes(tmp_path, capsys):
     run_dir = tmp_path / "run"
     code, out, err = main_in_process(["train", "--dataset", "mnist", "--model", "infogan", "--steps", 2,

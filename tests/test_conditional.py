@@ -73,6 +73,20 @@ def test_conditional_training_is_reproducible_and_uses_the_labels(digits, tiny_c
     assert torch.equal(samples, again), "default labels cycle through the classes"
 
 
+def test_reusing_the_fakes_keeps_their_labels_for_gs_step(digits, tiny_config, monkeypatch):
+    x, y = digits
+    generator, discriminator = _pair()
+    seen = []
+    forward = type(discriminator).forward
+    monkeypatch.setattr(type(discriminator), "forward",
+                        lambda self, xx, yy: seen.append(yy.clone()) or forward(self, xx, yy))
+    config = dataclasses.replace(tiny_config, num_steps=3, log_every=3, reuse_fakes=True)
+    ganlib.train(generator, discriminator, x, config, labels=y, device="cpu")
+    assert len(seen) == 3 * 3  # per step: D on real and fake, then D in G's step
+    for step in range(3):  # G's step judges the D step's fakes as the classes they were drawn for
+        assert torch.equal(seen[3 * step + 2], seen[3 * step + 1])
+
+
 def test_labels_must_match_the_model(digits, tiny_config):
     x, y = digits
     generator, discriminator = _pair()

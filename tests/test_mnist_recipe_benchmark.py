@@ -20,7 +20,7 @@ def bench():
     return module
 
 
-@pytest.mark.parametrize("name", ["recipe", "plain"])
+@pytest.mark.parametrize("name", ["recipe", "plain", "fresh"])
 def test_each_candidate_trains_and_is_scored(bench, name):
     row = bench.run_candidate(name, 0, num_steps=2)
     assert row["candidate"] == name and row["steps"] == 2

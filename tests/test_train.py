@@ -114,6 +114,50 @@ def test_g_step_restores_d_trainability_even_when_the_loss_fails():
     assert all(p.requires_grad for p in discriminator.parameters())
 
 
+# --- reuse_fakes: G's step judges the fakes of the D step before it ---------------------------
+
+@pytest.mark.parametrize("name", ["mlp", "dcgan"])
+def test_g_step_on_the_d_steps_kept_fakes_equals_running_g_again(name):
+    loss, x_real, z = get_loss("ns"), _batch(name), torch.randn(B, 4)
+    (g0, d0), (g1, d1) = _models(name), _models(name)
+    d_step(g0, d0, _adam(d0), x_real, z, loss)
+    g_step(g0, d0, _adam(g0), z, loss)  # G runs again on the same noise: the same fakes (BatchNorm in train mode)
+    g_calls = []
+    g1.register_forward_hook(lambda *args: g_calls.append(1))
+    out = d_step(g1, d1, _adam(d1), x_real, z, loss, keep_fakes=True)
+    assert out["x_fake"].shape == x_real.shape and out["x_fake"].requires_grad
+    assert all(p.grad is None for p in g1.parameters()), "D's loss reached G through the kept fakes"
+    g_step(g1, d1, _adam(g1), z, loss, x_fake=out["x_fake"])
+    assert len(g_calls) == 1
+    for a, b in ((g0, g1), (d0, d1)):
+        for (key, p0), p1 in zip(a.named_parameters(), b.parameters()):
+            torch.testing.assert_close(p1, p0, msg=key)
+
+
+def test_reuse_fakes_trains_on_one_noise_batch_and_one_g_forward_a_step(make_models, ring_data, tiny_config,
+                                                                         state_copy):
+    config = dataclasses.replace(tiny_config, reuse_fakes=True)
+    calls = {}
+    for reuse in (False, True):
+        generator, discriminator = make_models()
+        calls[reuse] = []
+        generator.register_forward_hook(lambda *args, seen=calls[reuse]: seen.append(1))
+        run = train(generator, discriminator, ring_data, dataclasses.replace(config, reuse_fakes=reuse))
+    assert (len(calls[False]), len(calls[True])) == (2 * config.num_steps, config.num_steps)
+    # the same updates by hand: per step a real batch and a noise batch from the run's random stream,
+    # and both players' steps on that noise (pytorch/examples' DCGAN loop)
+    g, d = make_models()
+    manual = new_run(g, d, config, torch.device("cpu"))
+    loss, b = get_loss(config.loss), config.batch_size
+    for _ in range(config.num_steps):
+        idx = torch.empty(b, dtype=torch.long).random_(0, len(ring_data), generator=manual.rng)
+        z = torch.empty(b, generator.latent_dim).normal_(generator=manual.rng)
+        d_step(g, d, manual.opt_d, ring_data[idx], z, loss)
+        g_step(g, d, manual.opt_g, z, loss)
+    for key, value in state_copy(run.generator).items():
+        torch.testing.assert_close(value, g.state_dict()[key], msg=key)
+
+
 # --- a seeded smoke run -----------------------------------------------------------------------
 
 def test_smoke_run_history(make_models, ring_data, tiny_config):
@@ -283,7 +327,7 @@ def test_keyboard_interrupt_returns_the_partial_run(make_models, ring_data, tiny
     {"lr_decay_start": 1, "lr_decay_end": 5.0},
     {"lr_decay_factor": 0.0}, {"lr_decay_factor": 1.5}, {"lr_decay_factor": True},
     {"precision": "fp16"}, {"precision": None}, {"compile": 1}, {"compile": True, "loss": "ns-r1-0.1"},
-    {"compile": True, "unroll_steps": 2},
+    {"compile": True, "unroll_steps": 2}, {"reuse_fakes": 1}, {"reuse_fakes": True, "unroll_steps": 2},
     {"penalty_every": 0}, {"penalty_every": True}, {"penalty_every": 2.0},
 ])
 def test_train_config_rejects_bad_values(changes):
