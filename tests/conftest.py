@@ -5,6 +5,10 @@ Everything here is sized so a test runs in well under a second on a busy 2-core 
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -69,3 +73,22 @@ def assert_same_state():
             assert torch.equal(a[key], b[key]), f"{key} differs"
 
     return check
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """Function: ``load_script("benchmarks/x.py")`` -> that script imported as a module (not run as ``__main__``).
+
+    The script's folder goes on ``sys.path`` first, as when it runs as a script (it may import its neighbours).
+    """
+
+    def load(relative: str):
+        path = Path(__file__).resolve().parents[1] / relative
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

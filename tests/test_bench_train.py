@@ -2,21 +2,14 @@
 
 The measurement itself (minutes) is the script's job; this only keeps it from rotting.
 """
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_train.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_script):
+    return load_script("benchmarks/bench_train.py")
 
 
 def test_a_short_run_prints_the_promised_json_last(bench, capsys):

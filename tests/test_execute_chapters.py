@@ -1,6 +1,5 @@
 """book/execute_chapters.py, which `make book` runs before `jupyter-book build`: which notebooks it
 runs and in what order, and that a failing cell fails it (as a failing cell fails the build)."""
-import importlib.util
 import json
 import subprocess
 import sys
@@ -17,11 +16,8 @@ SCRIPT = ROOT / "book" / "execute_chapters.py"
 
 
 @pytest.fixture(scope="module")
-def execute_chapters():
-    spec = importlib.util.spec_from_file_location("execute_chapters", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def execute_chapters(load_script):
+    return load_script("book/execute_chapters.py")
 
 
 def test_runs_every_notebook_of_the_toc_longest_first_and_the_lone_ones_last(execute_chapters):

@@ -2,22 +2,12 @@
 
 The measurement itself (minutes per run) is the script's job; this only keeps it from rotting.
 """
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "mnist_recipe.py"
 
 
 @pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(SCRIPT.parent))  # as when run as a script: it imports toy_recipes beside it
-    spec = importlib.util.spec_from_file_location("mnist_recipe", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_script):
+    return load_script("benchmarks/mnist_recipe.py")  # it imports toy_recipes beside it
 
 
 @pytest.mark.parametrize("name", ["recipe", "plain", "fresh"])

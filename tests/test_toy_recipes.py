@@ -9,10 +9,8 @@ and that its stored output (the book's table) was measured with the recipes as t
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -25,7 +23,6 @@ from ganlib.recipes import RECIPES, recipe
 from ganlib.train import HISTORY_KEYS, train
 from ganlib.utils import GanlibError
 
-ROOT = Path(__file__).resolve().parent.parent
 TOYS = ("ring", "grid")
 SMOKE_STEPS = 50
 
@@ -86,11 +83,9 @@ def test_protocol_run_is_the_cli_run_and_is_reproducible():
         run_protocol("ring", 1, "tuned")
 
 
-def _toy_recipes_script():
-    spec = importlib.util.spec_from_file_location("toy_recipes", ROOT / "benchmarks" / "toy_recipes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def toy_recipes_script(load_script):
+    return load_script("benchmarks/toy_recipes.py")
 
 
 def test_stored_benchmark_was_measured_with_todays_recipes():
@@ -120,8 +115,8 @@ def test_stored_benchmark_refuses_other_settings_and_bad_files(tmp_path):
         stored_benchmark(broken)
 
 
-def test_toy_recipes_script_saves_what_it_prints(tmp_path, capsys):
-    script = _toy_recipes_script()
+def test_toy_recipes_script_saves_what_it_prints(toy_recipes_script, tmp_path, capsys):
+    script = toy_recipes_script
     out = tmp_path / "quick.json"
     summary = script.main(["--seeds", "1", "--datasets", "ring", "--steps", "3", "--save", str(out)])
     saved = json.loads(out.read_text())
@@ -134,9 +129,9 @@ def test_toy_recipes_script_saves_what_it_prints(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args", [["--workers", "0"], ["--steps", "0"]])
-def test_toy_recipes_script_refuses_bad_counts(args, capsys):
+def test_toy_recipes_script_refuses_bad_counts(toy_recipes_script, args, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        _toy_recipes_script().main(args)
+        toy_recipes_script.main(args)
     assert exit_info.value.code == 2 and "must be a positive integer" in capsys.readouterr().err
 
 
