@@ -14,6 +14,8 @@ cell fails ``jupyter-book build``; the chapters still running are stopped.
 
     python book/execute_chapters.py                 # every chapter, two at a time
     python book/execute_chapters.py --jobs 1        # one at a time
+    python book/execute_chapters.py --only 07_pitfalls --keep out/   # some chapters; executed copies in out/
+    GANLIB_SEED_OFFSET=1 python book/execute_chapters.py --keep out/ # a fresh draw, leaving the cache alone
 
 Writes one line per chapter (its wall seconds) and a last line with the total.
 """
@@ -79,11 +81,11 @@ def execute_one(path: Path, out: Path, timeout: int) -> int:
     return 0
 
 
-def execute_all(notebooks: list[Path], jobs: int, timeout: int, work: Path) -> list[str]:
+def execute_all(notebooks: list[Path], jobs: int, timeout: int, work: Path, keep: Path | None = None) -> list[str]:
     """Run the notebooks in order, ``jobs`` at a time (those in ``RUNS_ALONE`` with nothing beside them),
     each in a child process (its own session, so that it can be stopped with its kernel); cache each one
-    that succeeds. Returns the names of those that failed; on the first failure the others still running
-    are stopped.
+    that succeeds (or, with ``keep``, write it there instead and leave the cache alone). Returns the names
+    of those that failed; on the first failure the others still running are stopped.
 
     A chapter that shares the machine gets an equal share of the cores for its torch (and the libraries
     under it) through ``OMP_NUM_THREADS``, unless that is set already; one that runs alone gets them all."""
@@ -115,11 +117,14 @@ def execute_all(notebooks: list[Path], jobs: int, timeout: int, work: Path) -> l
                       file=sys.stderr, flush=True)
                 failed.append(name)
                 continue
+            print(f"{seconds:7.0f} s  {name}", flush=True)
+            if keep is not None:
+                shutil.copy(out, keep / out.name)
+                continue
             record = cache.add_nb_to_project(str(path))
             cache.cache_notebook_bundle(CacheBundleIn(nbformat.read(out, as_version=4), record.uri,
                                                       data={"execution_seconds": seconds}),
                                         check_validity=False, overwrite=True)
-            print(f"{seconds:7.0f} s  {name}", flush=True)
     for child, (_, _, log, _) in running.items():  # only after a failure: the build fails anyway
         os.killpg(child.pid, signal.SIGTERM)
         child.wait()
@@ -134,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="chapters run at a time (default: 2, or 1 on a 1-core machine)")
     parser.add_argument("--timeout", type=int, default=config["timeout"],
                         help=f"seconds allowed per cell (default: _config.yml's, {config['timeout']})")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="only these chapters (e.g. 07_pitfalls)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="write the executed notebooks to DIR and leave the build's cache alone")
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)   # internal: run one notebook ...
     parser.add_argument("--into", type=Path, help=argparse.SUPPRESS)  # ... and write it here
     args = parser.parse_args(argv)
@@ -142,12 +150,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         return execute_one(args.one, args.into, args.timeout)
 
-    shutil.rmtree(CACHE, ignore_errors=True)  # a stale output never reaches the book
     notebooks = toc_notebooks()
+    if args.only:
+        unknown = set(args.only) - {path.stem for path in notebooks}
+        if unknown:
+            parser.error(f"no chapter named {', '.join(sorted(unknown))} in _toc.yml")
+        notebooks = [path for path in notebooks if path.stem in args.only]
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    else:
+        shutil.rmtree(CACHE, ignore_errors=True)  # a stale output never reaches the book
     print(f"executing {len(notebooks)} chapters, {args.jobs} at a time ({', '.join(RUNS_ALONE)} alone)", flush=True)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as work:
-        failed = execute_all(notebooks, args.jobs, args.timeout, Path(work))
+        failed = execute_all(notebooks, args.jobs, args.timeout, Path(work), args.keep)
     if failed:
         print(f"chapter failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -18,7 +18,7 @@ from .losses import LOSSES, get_loss
 from .models import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, build_models,
                      init_dcgan_weights)
 from .train import Run, TrainConfig, TrainingDiverged, d_step, g_step, new_run, sample, train, unrolled_g_step
-from .utils import GanlibError, budget, get_device, map_in_threads, seed_everything, steps
+from .utils import GanlibError, budget, get_device, map_in_threads, rng, seed_everything, seed_offset, steps
 
 __version__ = "0.1.0"
 
@@ -31,5 +31,5 @@ __all__ = [
     "init_dcgan_weights",
     "Run", "TrainConfig", "TrainingDiverged", "d_step", "g_step", "new_run", "sample", "train",
     "unrolled_g_step",
-    "GanlibError", "budget", "get_device", "map_in_threads", "seed_everything", "steps",
+    "GanlibError", "budget", "get_device", "map_in_threads", "rng", "seed_everything", "seed_offset", "steps",
 ]

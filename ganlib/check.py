@@ -12,10 +12,13 @@ It does not hold the solutions' prose (that lives, hidden, in the chapters).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import os
 from collections.abc import Callable
 
-from .utils import GanlibError
+from .utils import SEED_OFFSET_ENV, GanlibError
 
 __all__ = ["CheckResult", "CHECKERS"]
 
@@ -44,12 +47,29 @@ class CheckResult:
 CHECKERS: dict[str, Callable[..., CheckResult]] = {}  # exercise label -> checker, filled by @_checker
 
 
+@contextlib.contextmanager
+def _fixed_seeds():
+    # A checker's cases are fixed, like a unit test's: GANLIB_SEED_OFFSET redraws the book's experiments,
+    # not the cases (a reader who seeds a torch.Generator with config.seed must match ganlib.train).
+    saved = os.environ.pop(SEED_OFFSET_ENV, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[SEED_OFFSET_ENV] = saved
+
+
 def _checker(label: str):
-    """Register a checker under its exercise label (``"ex-4-1"``) and make it print its result."""
+    """Register a checker under its exercise label (``"ex-4-1"``); its cases ignore ``GANLIB_SEED_OFFSET``."""
 
     def register(fn):
-        CHECKERS[label] = fn
-        return fn
+        @functools.wraps(fn)
+        def checked(*args, **kwargs):
+            with _fixed_seeds():
+                return fn(*args, **kwargs)
+
+        CHECKERS[label] = checked
+        return checked
 
     return register
 

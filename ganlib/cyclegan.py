@@ -32,7 +32,7 @@ from torch import nn
 from .losses import LOSSES, GANLoss, get_loss
 from .models import MLPDiscriminator, mlp_hidden_layers
 from .train import frozen
-from .utils import GanlibError, get_device
+from .utils import GanlibError, get_device, rng as seeded
 
 __all__ = ["CycleConfig", "Translator", "CycleGAN", "build_cyclegan", "cycle_loss", "identity_loss",
            "cycle_d_step", "cycle_g_step", "train_cyclegan", "CYCLE_HISTORY_KEYS"]
@@ -298,7 +298,7 @@ def train_cyclegan(model: CycleGAN, x_data: torch.Tensor, y_data: torch.Tensor,
     loss = get_loss(config.loss)
     opt_g = torch.optim.Adam(model.generators(), lr=config.lr, betas=config.betas)
     opt_d = torch.optim.Adam(model.discriminators(), lr=config.lr, betas=config.betas)
-    rng = torch.Generator(device=device).manual_seed(config.seed)
+    rng = seeded(config.seed, device)
     history: dict[str, list[float]] = {k: [] for k in CYCLE_HISTORY_KEYS}
     parts = ("d_loss", "g_loss", "adversarial", "cycle", "identity")
     totals, rows = torch.zeros(len(parts), device=device), 0

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .download import fetch_mnist
-from .utils import GanlibError
+from .utils import GanlibError, rng as seeded
 
 __all__ = [
     "load_mnist", "gaussian_1d", "ring_means", "grid_means", "sample_toy", "load_dataset",
@@ -164,5 +164,5 @@ def load_dataset(name: str, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tenso
     if name == "mnist":
         return load_mnist()
     if name in TOY_STD:
-        return sample_toy(name, TOY_TRAIN_SIZE, generator=torch.Generator().manual_seed(seed)), None
+        return sample_toy(name, TOY_TRAIN_SIZE, generator=seeded(seed)), None
     raise GanlibError(f"unknown dataset {name!r}; expected one of {DATASETS}")

@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .losses import GANLoss
-from .train import g_step
+from .train import g_step, logits
 from .utils import GanlibError, get_device
 
 __all__ = ["launched", "process_group", "rank", "world_size", "PairDiscriminator", "data_parallel"]
@@ -131,7 +131,7 @@ def _d_step(generator: nn.Module, pair: DDP, opt_d: torch.optim.Optimizer, x_rea
                           "train them in one process, or pick a loss without them (e.g. --loss ns)")
     with torch.no_grad():  # G is frozen in D's step: no graph through G is needed (the "detach")
         x_fake = generator(z)  # (B, *data_shape)
-    d_real, d_fake = pair(x_real, x_fake)  # (B,) logits each, from one DDP forward
+    d_real, d_fake = map(logits, pair(x_real, x_fake))  # (B,) logits each, from one DDP forward
     d_loss = loss.d(d_real, d_fake)
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()  # DDP averages D's gradients over the ranks here

@@ -23,7 +23,7 @@ from torch import nn
 from .losses import GANLoss, get_loss
 from .models import LEAKY_SLOPE
 from .train import frozen
-from .utils import GanlibError, get_device
+from .utils import GanlibError, get_device, rng as seeded
 
 __all__ = ["Image2ImageGenerator", "PatchDiscriminator", "d_step", "g_step", "train_image2image", "downsample",
            "bicubic_upsample", "random_mask", "mask_condition", "psnr", "SIZE"]
@@ -210,7 +210,7 @@ def train_image2image(generator: nn.Module, discriminator: nn.Module | None, inp
     if adversarial:
         discriminator.to(device).train()
         opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-    rng = torch.Generator(device=device).manual_seed(seed)
+    rng = seeded(seed, device)
     history: dict[str, list[float]] = {k: [] for k in ("step", "d_loss", "g_adv", "g_l1", "seconds")}
     sums, rows = torch.zeros(3, device=device), 0  # running d_loss, g_adv, g_l1: read only when logging
     start = time.perf_counter()

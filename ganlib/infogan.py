@@ -46,7 +46,7 @@ from .losses import GANLoss, get_loss
 from .models import LEAKY_SLOPE, MNIST_SHAPE, DCGANDiscriminator, DCGANGenerator, _check_data, _check_latent
 from .train import Run, TrainConfig, TrainingDiverged, _check_data as _check_training_data, _evaluate, frozen, \
     sample, start_or_continue
-from .utils import GanlibError
+from .utils import GanlibError, rng as seeded
 
 __all__ = ["InfoGANGenerator", "InfoGANDiscriminator", "sample_codes", "make_latent", "info_loss",
            "train_infogan", "infogan_d_step", "infogan_g_step", "code_grid", "code_class_shares", "code_purity",
@@ -569,7 +569,7 @@ def code_grid(generator: InfoGANGenerator, *, continuous_index: int | None = 0, 
         raise GanlibError(f"continuous_index must be None or in [0, {generator.num_continuous}), got "
                           f"{continuous_index!r}")
     k, c = generator.num_categories, generator.num_continuous
-    rng = torch.Generator().manual_seed(seed)
+    rng = seeded(seed)
     c_cat = torch.arange(k).repeat_interleave(num_columns)                 # (k * cols,) row by row
     c_cont = torch.zeros(k * num_columns, c)
     if continuous_index is None:
@@ -608,7 +608,7 @@ def code_class_shares(generator: InfoGANGenerator, *, n_per_category: int = 200,
     if isinstance(n_per_category, bool) or not isinstance(n_per_category, int) or n_per_category < 1:
         raise GanlibError(f"n_per_category must be a positive integer, got {n_per_category!r}")
     k = generator.num_categories
-    rng = torch.Generator().manual_seed(seed)
+    rng = seeded(seed)
     noise = torch.randn(k * n_per_category, generator.noise_dim, generator=rng)
     c_cat = torch.arange(k).repeat_interleave(n_per_category)
     _, c_cont = sample_codes(k * n_per_category, num_categories=k, num_continuous=generator.num_continuous,
@@ -706,7 +706,7 @@ def continuous_code_effect(generator: InfoGANGenerator, index: int, *, n: int = 
     for name, value, low in (("n", n, 2), ("num_values", num_values, 3)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise GanlibError(f"{name} must be an integer >= {low}, got {value!r}")
-    rng = torch.Generator().manual_seed(seed)
+    rng = seeded(seed)
     noise = torch.randn(n, generator.noise_dim, generator=rng).repeat_interleave(num_values, 0)
     c_cat = torch.randint(0, generator.num_categories, (n,), generator=rng).repeat_interleave(num_values)
     c_cont = torch.zeros(n * num_values, generator.num_continuous)

@@ -29,7 +29,7 @@ from torch import nn
 
 from .conditional import check_labels, is_conditional
 from .losses import GANLoss, LOSSES, get_loss
-from .utils import GanlibError, get_device
+from .utils import GanlibError, get_device, rng as seeded
 
 __all__ = ["TrainConfig", "Run", "TrainingDiverged", "d_step", "g_step", "unrolled_g_step", "frozen", "new_run",
            "start_or_continue", "train", "sample", "HISTORY_KEYS"]
@@ -139,6 +139,11 @@ class Run:
     dataset: str | None = None                    # the training set's name, if it has one
 
 
+def logits(scores: torch.Tensor) -> torch.Tensor:
+    """D's scores as the losses take them: float32 when autocast made them bfloat16, else unchanged."""
+    return scores.float() if scores.dtype in (torch.bfloat16, torch.float16) else scores  # float64 stays
+
+
 def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Optimizer,
            x_real: torch.Tensor, z: torch.Tensor, loss: GANLoss, *,
            rng: torch.Generator | None = None, y_real: torch.Tensor | None = None,
@@ -177,9 +182,8 @@ def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Op
     with torch.set_grad_enabled(keep_fakes):  # no graph through G unless G's step will reuse these fakes
         kept = generator(z, y_fake) if cond else generator(z)  # (B, *data_shape)
     x_fake = kept.detach()  # G is frozen in D's step (the "detach")
-    # (B,) logits; .float() keeps the loss in float32 under bf16 autocast (a no-op otherwise)
-    d_real = (discriminator(x_real, y_real) if cond else discriminator(x_real)).float()
-    d_fake = (discriminator(x_fake, y_fake) if cond else discriminator(x_fake)).float()
+    d_real = logits(discriminator(x_real, y_real) if cond else discriminator(x_real))  # (B,)
+    d_fake = logits(discriminator(x_fake, y_fake) if cond else discriminator(x_fake))
     d_loss = loss.d(d_real, d_fake)
     if loss.penalty is not None:
         d_loss = d_loss + loss.penalty(discriminator, x_real, x_fake, generator=rng)
@@ -230,11 +234,11 @@ def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Op
         if x_fake is None:
             x_fake = generator(z) if y_fake is None else generator(z, y_fake)  # (B, *data_shape)
         if y_fake is None:
-            d_fake = discriminator(x_fake).float()  # (B,) logits, float32 under autocast too
-            g_loss = loss.g(d_fake, discriminator(x_real).float()) if loss.g_uses_real else loss.g(d_fake)
+            d_fake = logits(discriminator(x_fake))  # (B,)
+            g_loss = loss.g(d_fake, logits(discriminator(x_real))) if loss.g_uses_real else loss.g(d_fake)
         else:  # conditional: G makes digits of the given classes, D judges them as those classes
-            d_fake = discriminator(x_fake, y_fake).float()
-            g_loss = (loss.g(d_fake, discriminator(x_real, y_real).float()) if loss.g_uses_real
+            d_fake = logits(discriminator(x_fake, y_fake))
+            g_loss = (loss.g(d_fake, logits(discriminator(x_real, y_real))) if loss.g_uses_real
                       else loss.g(d_fake))
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
@@ -393,7 +397,7 @@ def new_run(generator: nn.Module, discriminator: nn.Module, config: TrainConfig,
     generator.to(device)
     discriminator.to(device)
     latent_dim = _latent_dim(generator)
-    rng = torch.Generator(device=device).manual_seed(config.seed)
+    rng = seeded(config.seed, device)
     fixed_z = torch.randn(config.num_fixed, latent_dim, generator=rng, device=device)
     return Run(generator=generator, discriminator=discriminator,
                opt_g=_make_optimizer(generator.parameters(), config.lr_g, config.betas, device),
@@ -672,8 +676,9 @@ def sample(generator: nn.Module, n: int, *, seed: int | None = None,
     if z is not None and len(z) != n:
         raise GanlibError(f"asked for {n} samples but gave {len(z)} noise vectors")
     if z is None:
-        rng = torch.Generator(device="cpu")
-        rng.manual_seed(seed) if seed is not None else rng.seed()
+        rng = seeded(seed) if seed is not None else torch.Generator()
+        if seed is None:
+            rng.seed()  # a fresh non-deterministic draw, without touching the global stream
         z = torch.randn(n, _latent_dim(generator), generator=rng)
     if is_conditional(generator):
         labels = torch.arange(n) % generator.num_classes if labels is None else labels

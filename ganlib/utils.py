@@ -1,14 +1,19 @@
 """Small helpers every chapter needs: device choice, seeding, the run budget, runs side by side.
 
-Holds: :func:`get_device`, :func:`seed_everything`, :func:`budget`, :func:`steps`,
-:func:`map_in_threads` and the library's error type :class:`GanlibError`. It does not hold anything
-that trains or plots.
+Holds: :func:`get_device`, :func:`seed_everything`, :func:`rng`, :func:`seed_offset`, :func:`budget`,
+:func:`steps`, :func:`map_in_threads` and the library's error type :class:`GanlibError`. It does not hold
+anything that trains or plots.
 
 The run budget is the one switch that decides how long every training run in the book is::
 
     GANLIB_BUDGET=smoke    # a few steps: notebook tests (nbval) finish in seconds
     GANLIB_BUDGET=default  # (or unset) the book's published run, sized for a 2-core CPU
     GANLIB_BUDGET=4        # a number: the default run times that factor (a GPU, Colab)
+
+A second switch redraws every experiment: ``GANLIB_SEED_OFFSET=k`` adds ``k`` to every seed that goes
+through :func:`seed_everything`, :func:`rng`, ``TrainConfig.seed`` and ``sample(seed=...)``, so a build
+with another offset is a fresh draw of every run in the book. No offset is special: a claim the book
+checks must hold for any of them.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-__all__ = ["GanlibError", "get_device", "seed_everything", "budget", "steps", "map_in_threads", "BUDGET_ENV"]
+__all__ = ["GanlibError", "get_device", "seed_everything", "seed_offset", "rng", "budget", "steps",
+           "map_in_threads", "BUDGET_ENV", "SEED_OFFSET_ENV"]
 
 BUDGET_ENV = "GANLIB_BUDGET"  # the one environment variable that sets the run budget
+SEED_OFFSET_ENV = "GANLIB_SEED_OFFSET"  # shifts every seed: a fresh draw of every experiment
 
 
 class GanlibError(ValueError):
@@ -60,8 +67,57 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def seed_offset() -> int:
+    """Return ``GANLIB_SEED_OFFSET`` (0 when unset): what every seed of the book is shifted by.
+
+    Returns
+    -------
+    int
+        A non-negative integer.
+    """
+    raw = os.environ.get(SEED_OFFSET_ENV, "").strip()
+    if not raw:
+        return 0
+    try:
+        offset = int(raw)
+    except ValueError:
+        offset = -1
+    if offset < 0:
+        raise GanlibError(f"{SEED_OFFSET_ENV} must be a non-negative integer, got {raw!r}")
+    return offset
+
+
+def _shifted(seed: int) -> int:
+    # the seed as used: checked, then shifted by GANLIB_SEED_OFFSET
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise GanlibError(f"seed must be a non-negative integer, got {seed!r}")
+    return seed + seed_offset()
+
+
+def rng(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """Return a random stream for ``seed`` (shifted by ``GANLIB_SEED_OFFSET``) on ``device``.
+
+    Use it instead of ``torch.Generator().manual_seed(seed)`` so that a build with another offset
+    draws this stream afresh too.
+
+    Parameters
+    ----------
+    seed : int
+        Any non-negative integer.
+    device : torch.device or str
+        Where the stream draws (``"cpu"`` by default).
+
+    Returns
+    -------
+    torch.Generator
+    """
+    return torch.Generator(device=device).manual_seed(_shifted(seed))
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and PyTorch (CPU and CUDA) so a run can be repeated.
+
+    The seed is shifted by ``GANLIB_SEED_OFFSET`` first (see :func:`seed_offset`).
 
     Parameters
     ----------
@@ -71,10 +127,9 @@ def seed_everything(seed: int) -> torch.Generator:
     Returns
     -------
     torch.Generator
-        A CPU generator seeded with ``seed``, for code that wants its own random stream.
+        A CPU generator seeded with the same (shifted) seed, for code that wants its own random stream.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise GanlibError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = _shifted(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .utils import GanlibError, get_device
+from .utils import GanlibError, get_device, rng as seeded
 
 __all__ = ["VAE", "kl_to_standard_normal", "elbo", "log_likelihood", "train_vae", "sample", "reconstruct"]
 
@@ -138,7 +138,7 @@ def log_likelihood(model: VAE, x: torch.Tensor, *, num_samples: int = 64, seed: 
         ``(B,)`` in nats.
     """
     x = _check_images(x).to(next(model.parameters()).device)
-    rng = torch.Generator(device=x.device).manual_seed(seed)
+    rng = seeded(seed, x.device)
     mean, log_var = model.encode(x)
     std = (0.5 * log_var).exp()
     terms = []
@@ -178,7 +178,7 @@ def train_vae(model: VAE, data: torch.Tensor, *, num_steps: int = 3000, batch_si
                           f"{num_steps}, {batch_size}, {log_every}, {lr}")
     device = get_device() if device is None else torch.device(device)
     data = _check_images(data, "data").to(device)
-    rng = torch.Generator(device=device).manual_seed(seed)
+    rng = seeded(seed, device)
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history = {k: [] for k in ("step", "elbo", "reconstruction", "kl", "seconds")}
@@ -220,7 +220,7 @@ def sample(model: VAE, n: int, *, seed: int | None = None) -> torch.Tensor:
     """
     if n < 1:
         raise GanlibError(f"n must be >= 1, got {n}")
-    rng = torch.Generator().manual_seed(seed) if seed is not None else None
+    rng = seeded(seed) if seed is not None else None
     z = torch.randn(n, model.latent_dim, generator=rng)
     device = next(model.parameters()).device
     return (2 * torch.sigmoid(model.decode(z.to(device))) - 1).cpu()
