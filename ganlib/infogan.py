@@ -34,6 +34,7 @@ import dataclasses
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -46,6 +47,7 @@ from .losses import GANLoss, get_loss
 from .models import LEAKY_SLOPE, MNIST_SHAPE, DCGANDiscriminator, DCGANGenerator, _check_data, _check_latent
 from .train import Run, TrainConfig, TrainingDiverged, _check_data as _check_training_data, _evaluate, frozen, \
     sample, start_or_continue
+from .stopping import stop_check
 from .utils import GanlibError, rng as seeded
 
 __all__ = ["InfoGANGenerator", "InfoGANDiscriminator", "sample_codes", "make_latent", "info_loss",
@@ -376,7 +378,8 @@ def train_infogan(generator: InfoGANGenerator, discriminator: InfoGANDiscriminat
     Returns
     -------
     Run
-        With ``model_spec`` set for :func:`ganlib.checkpoint.save_checkpoint`.
+        With ``model_spec`` set for :func:`ganlib.checkpoint.save_checkpoint`. Stopped early as
+        :func:`ganlib.train` is (``KeyboardInterrupt``, a signal): ``run.stopped_by`` names the signal.
     """
     if not isinstance(generator, InfoGANGenerator) or not isinstance(discriminator, InfoGANDiscriminator):
         raise GanlibError("train_infogan needs an InfoGANGenerator and an InfoGANDiscriminator "
@@ -413,8 +416,12 @@ def train_infogan(generator: InfoGANGenerator, discriminator: InfoGANDiscriminat
     generator.train()
     discriminator.train()
     start = time.perf_counter() - run.seconds
+    run.stopped_by, stop = None, stop_check(dev)  # as in ganlib.train: a signal stops it between two steps
     try:
         for _ in range(config.num_steps):
+            run.stopped_by = stop()
+            if run.stopped_by:
+                break
             for _ in range(config.d_steps):  # D and Q
                 idx = torch.randint(0, len(data), (batch,), generator=run.rng, device=dev)
                 z = torch.randn(batch, latent, generator=run.rng, device=dev)
@@ -439,12 +446,15 @@ def train_infogan(generator: InfoGANGenerator, discriminator: InfoGANDiscriminat
                 if stop_when is not None and stop_when(run.evaluations[-1]):
                     run.target_met = True
                     break
+    except KeyboardInterrupt:
+        run.stopped_by = "SIGINT"
+        warnings.warn(f"training interrupted at step {run.step}; returning the run so far", stacklevel=2)
     finally:
         run.seconds = time.perf_counter() - start
         generator.train()
     if rows:
         _log(run, totals, rows)
-    if evaluate is not None and (not run.evaluations or run.evaluations[-1]["step"] != run.step):
+    if evaluate is not None and not run.stopped_by and (not run.evaluations or run.evaluations[-1]["step"] != run.step):
         _evaluate(run, evaluate)
     return run
 

@@ -20,6 +20,7 @@ import copy
 import functools
 import math
 import time
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -29,6 +30,7 @@ from torch import nn
 
 from .conditional import check_labels, is_conditional
 from .losses import GANLoss, LOSSES, get_loss
+from .stopping import stop_check
 from .utils import GanlibError, get_device, rng as seeded
 
 __all__ = ["TrainConfig", "Run", "TrainingDiverged", "d_step", "g_step", "unrolled_g_step", "frozen", "new_run",
@@ -137,6 +139,8 @@ class Run:
     target_met: bool = False                      # True once stop_when held (training then stopped)
     model_spec: dict | None = None                # how to rebuild the models (set by the CLI)
     dataset: str | None = None                    # the training set's name, if it has one
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # kept in its files and on --resume
+    stopped_by: str | None = None                 # "SIGTERM", "SIGINT", ... when a signal ended train() early
 
 
 def logits(scores: torch.Tensor) -> torch.Tensor:
@@ -478,7 +482,8 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
     Run
         The models, optimizers, step, history (a row every ``log_every`` steps), evaluations and
         snapshots.
-        On ``KeyboardInterrupt`` the partial run is returned with a warning; models stay usable.
+        On ``KeyboardInterrupt`` the partial run is returned with a warning; models stay usable. Inside
+        :func:`ganlib.stopping.stop_on_signals` a signal stops it between two steps; ``run.stopped_by`` names it.
 
     Raises
     ------
@@ -569,9 +574,12 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
     bar = _progress_bar(config) if rank == 0 else None
     last_good = _remember(run)  # where a diverging run is rolled back to
     start = time.perf_counter() - run.seconds
-    interrupted = False
+    run.stopped_by, stop = None, stop_check(device)  # a signal asks the loop to stop between two steps
     try:
         for _ in range(config.num_steps):
+            run.stopped_by = stop()
+            if run.stopped_by:
+                break
             if config.lr_decay_end and run.step >= config.lr_decay_start:
                 _set_learning_rates(run)  # a Python float per optimizer: no allocation, no sync
             # (1) k discriminator updates, each on a fresh real minibatch and fresh noise
@@ -623,7 +631,7 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
                     run.target_met = True
                     break
     except KeyboardInterrupt:
-        interrupted = True
+        run.stopped_by = "SIGINT"
         warnings.warn(f"training interrupted at step {run.step}; returning the run so far", stacklevel=2)
     finally:
         run.seconds = time.perf_counter() - start
@@ -632,7 +640,7 @@ def train(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
         generator.train()
     if rows_since_log:
         _log_or_roll_back(run, totals, rows_since_log, None, last_good)
-    if evaluate is not None and not interrupted and (not run.evaluations or run.evaluations[-1]["step"] != run.step):
+    if evaluate is not None and not run.stopped_by and (not run.evaluations or run.evaluations[-1]["step"] != run.step):
         _evaluate(run, evaluate)  # the final state is always measured
     return run
 
