@@ -1,17 +1,19 @@
 """Checkpoints: save and load a whole training run, safely.
 
-Holds: :func:`save_checkpoint` (atomic: temporary file, fsync, rename), :func:`load_checkpoint`
+Holds: :func:`save_checkpoint` (atomic: temporary file, fsync, rename; a write that fails, e.g. on a
+full disk, raises :class:`SaveFailed` and leaves the file there before unchanged), :func:`load_checkpoint`
 (``weights_only=True``: a checkpoint can hold tensors and plain data, never code),
 :func:`restore_run` and :func:`load_generator`. It does not hold the loop or the models' code.
 
 A checkpoint is a dict with ``format_version`` (:data:`FORMAT_VERSION`), the model spec (how
 :func:`ganlib.models.build_models` rebuilds the networks), both state dicts, both optimizer states,
-the step, the run's random-stream state, the fixed noise, the config and the history.
+the step, the run's random-stream state, the fixed noise, the config, the history and the run id.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import tempfile
 import warnings
@@ -24,12 +26,28 @@ from .models import build_models
 from .train import Run, TrainConfig, new_run
 from .utils import GanlibError
 
-__all__ = ["save_checkpoint", "atomic_write", "load_checkpoint", "restore_run", "load_generator", "FORMAT_VERSION"]
+__all__ = ["save_checkpoint", "atomic_write", "SaveFailed", "load_checkpoint", "restore_run", "load_generator",
+           "FORMAT_VERSION"]
 
 #: The layout version written into every checkpoint; loading refuses other versions.
 FORMAT_VERSION = 1  # bump when the layout below changes
 REQUIRED_KEYS = ("format_version", "model_spec", "generator", "discriminator", "opt_g", "opt_d",
                  "step", "seconds", "rng_state", "fixed_z", "config", "history")
+
+
+class SaveFailed(GanlibError, OSError):
+    """A file could not be written (a full disk, a lost permission); the file there before is unchanged.
+
+    An ``OSError`` too, with the cause's ``errno``: code that caught the cause's ``OSError`` still does.
+    """
+
+    def __init__(self, path: Path, cause: OSError):
+        before = "the previous file is unchanged" if path.exists() else "no partial file is left"
+        super().__init__(f"could not save {path}: {cause.strerror or cause} ({before})")
+        self.errno, self.strerror, self.filename = cause.errno, cause.strerror, str(path)
+
+    def __str__(self) -> str:  # the one line above, not OSError's "[Errno 28] ...: 'path'"
+        return self.args[0]
 
 
 def save_checkpoint(path: str | os.PathLike, run: Run) -> Path:
@@ -67,8 +85,13 @@ def save_checkpoint(path: str | os.PathLike, run: Run) -> Path:
         "history": {k: list(v) for k, v in run.history.items()},
         "evaluations": [dict(e) for e in run.evaluations],
         "dataset": run.dataset,
+        "run_id": run.run_id,
     }
-    atomic_write(path, lambda f: torch.save(state, f))
+    # Serialized in memory first: torch's writer reports a full disk as a RuntimeError from its C++
+    # zip writer ("unexpected pos"); a plain write of the bytes raises OSError(ENOSPC) as it should.
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write(path, lambda f: f.write(buffer.getbuffer()))
     return path
 
 
@@ -87,18 +110,28 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     Returns
     -------
     Path
+
+    Raises
+    ------
+    SaveFailed
+        When the file system refuses (no space, no permission, ...): one message naming the file and
+        the cause; the temporary file is removed and the file at ``path`` is as it was.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)  # atomic on POSIX and Windows: readers see the old file or the new one
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, SaveFailed):
+            raise SaveFailed(path, exc) from exc
         raise
     return path
 
@@ -167,6 +200,7 @@ def restore_run(path: str | os.PathLike, device: torch.device | str | None = Non
     run.history = {k: list(v) for k, v in state["history"].items()}
     run.evaluations = [dict(e) for e in state.get("evaluations", [])]  # absent in older files
     run.model_spec, run.dataset = dict(state["model_spec"]), state.get("dataset")
+    run.run_id = state.get("run_id") or run.run_id  # a file from before run ids keeps the new run's fresh one
     return run
 
 

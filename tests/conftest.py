@@ -5,7 +5,9 @@ Everything here is sized so a test runs in well under a second on a busy 2-core 
 
 from __future__ import annotations
 
+import errno
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -73,6 +75,28 @@ def assert_same_state():
             assert torch.equal(a[key], b[key]), f"{key} differs"
 
     return check
+
+
+class _FullDisk:
+    """The ``os`` module, but ``fsync`` fails with ENOSPC: where a file system that allocates late
+    reports a full disk, after the writes went through."""
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    @staticmethod
+    def fsync(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """Function: ``full_disk(module)`` -> the disk is full for the files ``module`` writes (until the test ends)."""
+
+    def fill(module):
+        monkeypatch.setattr(module, "os", _FullDisk())
+
+    return fill
 
 
 @pytest.fixture(scope="session")

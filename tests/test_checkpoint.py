@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
+import os
 import pickle
 
 import pytest
 import torch
 
-from ganlib.checkpoint import FORMAT_VERSION, load_checkpoint, load_generator, restore_run, save_checkpoint
+import ganlib.checkpoint
+from ganlib.checkpoint import FORMAT_VERSION, SaveFailed, load_checkpoint, load_generator, restore_run, save_checkpoint
 from ganlib.train import train
 from ganlib.utils import GanlibError
 
@@ -101,6 +104,36 @@ def test_a_failed_save_keeps_the_old_checkpoint(run10, saved, monkeypatch):
     monkeypatch.undo()
     assert [p.name for p in saved.parent.iterdir()] == ["checkpoint.pt"]  # the temporary file is gone
     assert load_checkpoint(saved)["step"] == 10                          # and the old one intact
+
+
+def test_a_full_disk_is_one_clear_error_and_keeps_the_old_checkpoint(run10, saved, full_disk):
+    full_disk(ganlib.checkpoint)
+    with pytest.raises(SaveFailed) as caught:
+        save_checkpoint(saved, run10)
+    assert str(caught.value) == f"could not save {saved}: No space left on device (the previous file is unchanged)"
+    assert isinstance(caught.value, OSError) and caught.value.errno == errno.ENOSPC  # still an OSError
+    assert [p.name for p in saved.parent.iterdir()] == ["checkpoint.pt"]  # no temporary file left
+    assert load_checkpoint(saved)["step"] == 10
+
+
+def test_a_lost_permission_is_one_clear_error_and_leaves_nothing(run10, tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(ganlib.checkpoint.tempfile, "mkstemp", refuse)
+    with pytest.raises(SaveFailed, match=r"could not save .*c\.pt: Permission denied \(no partial file is left\)"):
+        save_checkpoint(tmp_path / "c.pt", run10)
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_run_id_is_saved_and_an_older_file_without_one_still_loads(run10, saved):
+    assert load_checkpoint(saved)["run_id"] == run10.run_id
+    assert restore_run(saved).run_id == run10.run_id
+    state = load_checkpoint(saved)
+    del state["run_id"]  # as written before run ids
+    torch.save(state, saved)
+    restored = restore_run(saved)
+    assert restored.step == 10 and isinstance(restored.run_id, str) and len(restored.run_id) == 12
 
 
 def test_save_without_model_spec_raises(run10, tmp_path):
