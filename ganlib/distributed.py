@@ -1,8 +1,9 @@
 """Data-parallel training with ``torchrun``: one model, K processes, gradients averaged by DDP.
 
-Holds: :func:`launched`, :func:`process_group` (used by the CLI), :func:`rank`, :func:`world_size`,
-:class:`PairDiscriminator` and :func:`data_parallel` (used by :func:`ganlib.train`). It holds no loop
-and no loss: :mod:`ganlib.train`'s steps run through DDP wrappers, which expect one forward per backward:
+Holds: :func:`launched`, :func:`process_group` and :func:`all_ok` (used by the CLI), :func:`rank`,
+:func:`world_size`, :class:`PairDiscriminator` and :func:`data_parallel` (used by :func:`ganlib.train`).
+It holds no loop and no loss: :mod:`ganlib.train`'s steps run through DDP wrappers, which expect one
+forward per backward:
 
 - D's step: G's plain module under ``no_grad``, then ``DDP(PairDiscriminator(D))``, one forward that
   scores the real and the fake batch (separately, as in one process); D's gradients are averaged.
@@ -33,7 +34,7 @@ from .losses import GANLoss
 from .train import g_step, logits
 from .utils import GanlibError, get_device
 
-__all__ = ["launched", "process_group", "rank", "world_size", "PairDiscriminator", "data_parallel"]
+__all__ = ["launched", "process_group", "all_ok", "rank", "world_size", "PairDiscriminator", "data_parallel"]
 
 
 # Buffers are averaged once a step (below), not sent at every forward; recent PyTorch renamed the keyword.
@@ -83,6 +84,19 @@ def process_group(prefer: str | None = None) -> Iterator[torch.device]:
     finally:
         if owner:
             dist.destroy_process_group()
+
+
+def all_ok(ok: bool, device: torch.device | str = "cpu") -> bool:
+    """Return True when ``ok`` is True on every rank (in one process: ``ok``); every rank must call it.
+
+    For what one rank alone checks (rank 0 takes the output folder's lock): the others learn the
+    outcome and stop with it, instead of waiting for rank 0 at the first collective.
+    """
+    if world_size() == 1:
+        return ok
+    flag = torch.tensor([int(ok)], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())
 
 
 class PairDiscriminator(nn.Module):
