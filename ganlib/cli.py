@@ -1,8 +1,11 @@
 """The command line: ``python -m ganlib train | sample | evaluate``.
 
-Holds: the argument parser, one function per sub-command, and :func:`main`. Bad arguments and bad
-files end with exit status 2 and one line on stderr (argparse style), never a traceback.
-It does not hold training or metric code: it calls :mod:`ganlib`.
+Holds: one function per sub-command, and :func:`main`, which reads the arguments
+(:mod:`ganlib.cli_parser`) and turns every outcome into an exit status
+(:data:`~ganlib.cli_parser.EXIT_CODES`) and, for a failure, one line on stderr (argparse style),
+never a traceback. It does not hold training or metric code: it calls :mod:`ganlib`. ``train``
+holds its output folder's lock while it runs (:mod:`ganlib.runfolder`) and, on SIGTERM, SIGHUP or
+Ctrl-C, finishes the step, saves and exits with 128 + the signal (:mod:`ganlib.stopping`).
 
 ::
 
@@ -16,173 +19,105 @@ It does not hold training or metric code: it calls :mod:`ganlib`.
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import dataclasses
 import functools
 import json
+import signal
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from . import distributed, infogan
-from .checkpoint import atomic_write, load_generator, restore_run, save_checkpoint
+from .checkpoint import SaveFailed, atomic_write, load_generator, restore_run
+from .cli_parser import EXIT_SAVE_FAILED, PROG, build_parser
 from .conditional import is_conditional
-from .data import DATASETS, load_dataset
-from .losses import LOSSES
-from .models import MODELS, build_models
-from .quality import evaluator, parse_target
+from .data import load_dataset
+from .models import build_models
+from .quality import evaluator
 from .recipes import recipe
 from .remedies import Packed
-from .train import PRECISIONS, TrainingDiverged, new_run, sample, train
+from .runfolder import CHECKPOINT_NAME, fingerprint, locked, save_run
+from .stopping import stop_on_signals
+from .train import TrainingDiverged, new_run, sample, train
 from .utils import GanlibError, get_device, seed_everything
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main"]  # build_parser and EXIT_CODES: ganlib.cli_parser
 
-CHECKPOINT_NAME = "checkpoint.pt"
-HISTORY_NAME = "history.json"
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (no usage block) and exit status 2."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
-
-
-def _target(text: str):
-    try:
-        return parse_target(text)
-    except GanlibError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Return the parser of ``python -m ganlib``."""
-    parser = _Parser(prog="python -m ganlib", description="Train, sample and evaluate GANs.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    t = commands.add_parser("train", help="train a GAN; writes OUT/checkpoint.pt and OUT/history.json",
-                            description="Train a GAN. Unset options take the recommended recipe "
-                                        "for the dataset (ganlib.recipes).")
-    t.add_argument("--dataset", choices=DATASETS, help="training data (default: mnist)")
-    t.add_argument("--model", choices=MODELS, help="networks (default: dcgan for mnist, mlp for ring/grid)")
-    t.add_argument("--loss", choices=tuple(LOSSES), help="GAN loss (default: the recipe's, ns)")
-    t.add_argument("--steps", type=_positive_int, help="total generator steps (default: the recipe's)")
-    t.add_argument("--batch-size", type=_positive_int, help="minibatch size (default: the recipe's)")
-    t.add_argument("--lr-g", type=_positive_float, help="generator learning rate")
-    t.add_argument("--lr-d", type=_positive_float, help="discriminator learning rate")
-    t.add_argument("--d-steps", type=_positive_int, help="discriminator steps per generator step (k)")
-    t.add_argument("--unroll-steps", type=_non_negative_int,
-                   help="unrolled GAN: G steps against D advanced K Adam steps (Metz et al., 2017); default 0")
-    t.add_argument("--seed", type=_non_negative_int, help="random seed (default: 0)")
-    t.add_argument("--out", required=True, help="output folder")
-    t.add_argument("--checkpoint-every", type=_non_negative_int, default=0,
-                   help="also save a checkpoint every N steps (default: 0, only at the end)")
-    t.add_argument("--eval-every", type=_non_negative_int, default=None,
-                   help="measure sample quality every N steps (ganlib.quality); recorded in history.json")
-    t.add_argument("--target", type=_target,
-                   help="stop as soon as a measured target holds, e.g. 'modes>=8,hq_fraction>=0.9' or "
-                        "'confident_fraction>=0.8,min_class_share>=0.05' (needs --eval-every)")
-    t.add_argument("--resume", action="store_true", help="continue the run in OUT up to --steps")
-    t.add_argument("--device", help="cpu, cuda, cuda:1 or mps (default: the best available)")
-    t.add_argument("--precision", choices=PRECISIONS,
-                   help="bf16: the networks under bfloat16 autocast, for GPUs (default: the run's, fp32)")
-    t.add_argument("--compile", action="store_true", help="torch.compile both networks (pays off on a GPU)")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
-
-    s = commands.add_parser("sample", help="draw samples from a checkpoint into a .npy file")
-    s.add_argument("--checkpoint", required=True, help="a checkpoint.pt written by train")
-    s.add_argument("--n", type=_positive_int, default=64, help="number of samples (default: 64)")
-    s.add_argument("--seed", type=_non_negative_int, default=0, help="noise seed (default: 0)")
-    s.add_argument("--out", required=True, help="output .npy file: float32 (N,1,28,28) or (N,2)")
-    s.add_argument("--device", help="cpu, cuda or mps (default: cpu)")
-
-    e = commands.add_parser("evaluate", help="print the metrics of a .npy file of samples as one JSON object")
-    e.add_argument("--samples", required=True, help="a .npy file: (N,1,28,28) in [-1,1] or (N,2)")
-    e.add_argument("--dataset", choices=DATASETS, required=True, help="what the samples imitate")
-    return parser
-
-
-def _write_json(path: Path, obj) -> None:
-    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=1).encode()))
+#: The training options a run is saved with: ``--resume`` accepts them unchanged and refuses a change.
+RUN_OPTIONS = ("dataset", "model", "loss", "batch_size", "lr_g", "lr_d", "d_steps", "unroll_steps", "seed")
 
 
 def cmd_train(args) -> int:
     """Train from the recipe (or resume a run), saving the checkpoint and history in ``--out``.
 
     Under ``torchrun`` every process trains the same model data-parallel (:mod:`ganlib.distributed`);
-    rank 0 alone writes the files and prints.
+    rank 0 alone locks the folder, writes the files and prints. SIGTERM, SIGHUP and Ctrl-C stop the
+    run after its current step (on every rank at the same step); it is saved, and the exit status is
+    128 + the signal's number.
     """
-    if distributed.launched():
-        with distributed.process_group(args.device) as device:
-            return _train(args, device, main_rank=distributed.rank() == 0)
-    return _train(args, get_device(args.device))
+    with stop_on_signals():
+        if distributed.launched():
+            with distributed.process_group(args.device) as device:
+                return _train(args, device, main_rank=distributed.rank() == 0)
+        return _train(args, get_device(args.device))
 
 
 def _train(args, device, main_rank: bool = True) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise GanlibError(f"--out {out} exists and is not a folder")
-    if args.resume:
-        fixed = [f"--{k.replace('_', '-')}" for k in ("dataset", "model", "loss", "batch_size", "lr_g", "lr_d",
-                                                      "d_steps", "unroll_steps", "seed")
-                 if getattr(args, k) is not None]
-        if fixed:
-            raise GanlibError(f"--resume continues the run as it was saved: drop {', '.join(fixed)}")
-        run = restore_run(out / CHECKPOINT_NAME, device=device)
-        total = args.steps if args.steps is not None else run.step + run.config.num_steps
-        if total <= run.step:
-            raise GanlibError(f"the run in {out} is already at step {run.step}; ask for --steps above it")
-        config = dataclasses.replace(run.config, num_steps=total - run.step, progress=not args.quiet and main_rank)
-        dataset, data_seed = run.dataset or "mnist", run.config.seed  # the run's own training set
-    else:
-        if (out / CHECKPOINT_NAME).exists():
-            raise GanlibError(f"{out / CHECKPOINT_NAME} exists; use --resume to continue it, or another --out")
-        changes = {"loss": args.loss, "batch_size": args.batch_size, "lr_g": args.lr_g,
-                   "lr_d": args.lr_d, "d_steps": args.d_steps, "unroll_steps": args.unroll_steps,
-                   "num_steps": args.steps}
-        if args.unroll_steps:  # unrolling makes G's fakes itself: the MNIST recipe's reuse_fakes gives way
-            changes["reuse_fakes"] = False
-        dataset, data_seed = args.dataset or "mnist", args.seed or 0
-        make_recipe = infogan.recipe if args.model == "infogan" else functools.partial(recipe, model=args.model)
-        plan = make_recipe(dataset, seed=data_seed, progress=not args.quiet and main_rank,
-                           **{k: v for k, v in changes.items() if v is not None})
-        seed_everything(data_seed)  # the models' initial weights
-        generator, discriminator = build_models(**plan.model)
-        run = new_run(generator, discriminator, plan.config, device)
-        run.model_spec, run.dataset = plan.model, dataset
-        config = plan.config
+    seen = fingerprint(out / CHECKPOINT_NAME)  # the version read; checked again once the folder is locked
+    start = _resumed if args.resume else _started
+    run, config, dataset, data_seed = start(args, out, device, progress=not args.quiet and main_rank)
+    config = _run_settings(args, config, run)
+    x, y = load_dataset(dataset, seed=data_seed)
+    labels = y if is_conditional(run.generator) else None  # a conditional pair trains on the labels too
+    out.mkdir(parents=True, exist_ok=True)
+    with _claimed(out, run.run_id, seen, main_rank, device):
+        return _train_and_save(args, out, run, config, x, labels, dataset, main_rank)
+
+
+def _resumed(args, out: Path, device, progress: bool):
+    """The run saved in ``out``, to continue up to ``--steps``; options repeated unchanged are accepted."""
+    run = restore_run(out / CHECKPOINT_NAME, device=device)
+    saved = {"dataset": run.dataset or "mnist", "model": run.model_spec.get("name"),
+             **{k: getattr(run.config, k) for k in RUN_OPTIONS[2:]}}
+    changed = [f"--{k.replace('_', '-')} {getattr(args, k)} (saved: {saved[k]})" for k in RUN_OPTIONS
+               if getattr(args, k) is not None and getattr(args, k) != saved[k]]
+    if changed:
+        raise GanlibError(f"--resume continues the run as it was saved, but this command changes "
+                          f"{', '.join(changed)}; drop those options, or train into another --out")
+    total = args.steps if args.steps is not None else run.step + run.config.num_steps
+    if total <= run.step:
+        raise GanlibError(f"the run in {out} is already at step {run.step}; ask for --steps above it")
+    config = dataclasses.replace(run.config, num_steps=total - run.step, progress=progress)
+    return run, config, saved["dataset"], run.config.seed  # the run's own training set
+
+
+def _started(args, out: Path, device, progress: bool):
+    """A new run from the recipe, with the options given."""
+    if (out / CHECKPOINT_NAME).exists():
+        raise GanlibError(f"{out / CHECKPOINT_NAME} exists; use --resume to continue it, or another --out")
+    changes = {"loss": args.loss, "batch_size": args.batch_size, "lr_g": args.lr_g,
+               "lr_d": args.lr_d, "d_steps": args.d_steps, "unroll_steps": args.unroll_steps,
+               "num_steps": args.steps}
+    if args.unroll_steps:  # unrolling makes G's fakes itself: the MNIST recipe's reuse_fakes gives way
+        changes["reuse_fakes"] = False
+    dataset, data_seed = args.dataset or "mnist", args.seed or 0
+    make_recipe = infogan.recipe if args.model == "infogan" else functools.partial(recipe, model=args.model)
+    plan = make_recipe(dataset, seed=data_seed, progress=progress,
+                       **{k: v for k, v in changes.items() if v is not None})
+    seed_everything(data_seed)  # the models' initial weights
+    generator, discriminator = build_models(**plan.model)
+    run = new_run(generator, discriminator, plan.config, device)
+    run.model_spec, run.dataset = plan.model, dataset
+    return run, plan.config, dataset, data_seed
+
+
+def _run_settings(args, config, run):
+    """``config`` with the options that may change on every call; refuse combinations that cannot run."""
     if args.eval_every is not None:
         config = dataclasses.replace(config, eval_every=args.eval_every)
     if args.precision is not None or args.compile:  # how the steps run, not what they compute
@@ -198,16 +133,38 @@ def _train(args, device, main_rank: bool = True) -> int:
     if config.batch_size % pack:
         raise GanlibError(f"--batch-size {config.batch_size}: this D judges packs of {pack} samples; "
                           f"use a batch size divisible by {pack}")
-    x, y = load_dataset(dataset, seed=data_seed)
-    labels = y if is_conditional(run.generator) else None  # a conditional pair trains on the labels too
-    out.mkdir(parents=True, exist_ok=True)
+    return config
 
+
+@contextlib.contextmanager
+def _claimed(out: Path, run_id: str, seen: tuple | None, main_rank: bool, device):
+    """Hold ``out``'s lock for a block (rank 0 takes it; every rank learns whether it could).
+
+    Once it is held, the checkpoint must still be the one read before (``seen``): another run may
+    have saved there between that read and the lock.
+    """
+    with contextlib.ExitStack() as stack:
+        error = None
+        if main_rank:
+            try:
+                warning = stack.enter_context(locked(out, run_id))
+                if warning:
+                    print(f"{PROG} train: warning: {warning}", file=sys.stderr)
+                if fingerprint(out / CHECKPOINT_NAME) != seen:
+                    raise GanlibError(f"{out / CHECKPOINT_NAME} was written by another run while this one "
+                                      "started; run the command again")
+            except GanlibError as exc:  # a folder in use, or a lock that cannot be written (SaveFailed)
+                error = exc
+        if not distributed.all_ok(error is None, device):
+            raise error or GanlibError(f"rank 0 could not take {out} (its message says why)")
+        yield
+
+
+def _train_and_save(args, out: Path, run, config, x, labels, dataset: str, main_rank: bool) -> int:
+    """Run the loop; save at the end, on a stop signal, after a roll-back and every --checkpoint-every."""
     def save(r):
-        if not main_rank:  # one model, one writer
-            return
-        save_checkpoint(out / CHECKPOINT_NAME, r)
-        _write_json(out / HISTORY_NAME, {**r.history, "evaluations": r.evaluations,
-                                         "target_met": r.target_met})
+        if main_rank:  # one model, one writer
+            save_run(out, r)
 
     def every(r):
         if args.checkpoint_every and r.step % args.checkpoint_every == 0:
@@ -217,23 +174,34 @@ def _train(args, device, main_rank: bool = True) -> int:
         trainer = infogan.train_infogan
     else:
         trainer = functools.partial(train, labels=labels)
+    first_step = run.step
     try:
         run = trainer(run.generator, run.discriminator, x, config, run=run, callback=every,
                       evaluate=evaluator(dataset) if config.eval_every else None, stop_when=args.target)
     except TrainingDiverged:
         save(run)  # train() rolled the run back to its last finite step: keep that, then report
         raise
+    code = 128 + signal.Signals[run.stopped_by] if run.stopped_by else 0
+    if run.stopped_by and run.step == first_step:  # stopped before its first step: nothing new to save
+        if main_rank:
+            print(f"{PROG} train: stopped by {run.stopped_by} before step {run.step + 1}; nothing new to save",
+                  file=sys.stderr)
+        return code
     save(run)
     if not main_rank:
-        return 0
+        return code
     summary = {"out": str(out), "step": run.step, "seconds": round(run.seconds, 1),
                "d_loss": run.history["d_loss"][-1], "g_loss": run.history["g_loss"][-1]}
     if distributed.world_size() > 1:
         summary["processes"] = distributed.world_size()  # each trained batch_size samples a step
     if run.evaluations:
         summary.update(evaluation=run.evaluations[-1], target_met=run.target_met)
+    if run.stopped_by:
+        summary["stopped_by"] = run.stopped_by
+        print(f"{PROG} train: stopped by {run.stopped_by} at step {run.step}; saved {out / CHECKPOINT_NAME} "
+              "(continue with --resume)", file=sys.stderr)
     print(json.dumps(summary))
-    return 0
+    return code
 
 
 def cmd_sample(args) -> int:
@@ -268,17 +236,21 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status (2 for bad arguments or bad files)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the command line; return the exit status (:data:`~ganlib.cli_parser.EXIT_CODES`)."""
+    args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except SaveFailed as exc:  # the disk, not the input; the file there before is intact
+        return _failed(args, exc, EXIT_SAVE_FAILED)
     except TrainingDiverged as exc:  # not a usage error: the run went bad, its last good state is saved
-        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except (GanlibError, OSError) as exc:  # bad input or an unusable path: one line, no traceback
-        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
+        return _failed(args, exc, 1)
+    except (GanlibError, OSError) as exc:  # bad input or an unusable path
+        return _failed(args, exc, 2)
+    except KeyboardInterrupt:  # a second Ctrl-C outside the loop: nothing more is saved
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _failed(args, exc: Exception, code: int) -> int:
+    print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)  # one line, no traceback
+    return code

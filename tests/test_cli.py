@@ -9,65 +9,18 @@ code path minus the interpreter start), and a few of its rows are repeated in a 
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
 import torch
 
+from cli_helpers import TIMEOUT_S, assert_one_line_error, cli, cli_env, main_in_process
 from ganlib.checkpoint import load_checkpoint, load_generator
-from ganlib.cli import main
 from ganlib.losses import LOSSES
 from ganlib.train import sample
-
-TIMEOUT_S = 180  # generous: the machine is shared; a hang must still end the test
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env.pop("GANLIB_BUDGET", None)  # the CLI's lengths come from its arguments, not the budget
-    env["OMP_NUM_THREADS"] = "1"    # tiny models on a shared 2-core machine: one thread is fastest
-    env["MPLBACKEND"] = "Agg"
-    return env
-
-
-def cli(*args, cwd) -> subprocess.CompletedProcess:
-    """Run ``python -m ganlib ARGS`` in ``cwd`` and return the finished process (text output)."""
-    return subprocess.run([sys.executable, "-m", "ganlib", *map(str, args)], cwd=cwd, env=_env(),
-                          capture_output=True, text=True, timeout=TIMEOUT_S)
-
-
-def _print_warning(message, category, filename, lineno, file=None, line=None):
-    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
-
-
-def main_in_process(argv, capsys) -> tuple[int, str, str]:
-    """Call ``ganlib.cli.main(argv)``; return (exit status, stdout, stderr) as the process would.
-
-    pytest records warnings instead of printing them; here they are printed to stderr with
-    Python's default filters, as they would be in ``python -m ganlib``.
-    """
-    with warnings.catch_warnings():
-        warnings.resetwarnings()
-        warnings.simplefilter("default")
-        warnings.showwarning = _print_warning
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as exc:  # argparse exits; main returns
-            code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err):
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].strip(), f"expected one line on stderr, got {err!r}"
 
 
 # --- fixtures: one real training run, shared by the module ------------------------------------
@@ -102,8 +55,10 @@ def test_train_writes_checkpoint_and_history(ring_run):
     assert state["step"] == 6 and state["dataset"] == "ring"
     assert state["model_spec"]["name"] == "mlp"
     history = json.loads((run_dir / "history.json").read_text())
-    assert set(history) == {"step", "d_loss", "g_loss", "d_real", "d_fake", "seconds", "evaluations", "target_met"}
+    assert set(history) == {"step", "d_loss", "g_loss", "d_real", "d_fake", "seconds", "evaluations", "target_met",
+                            "run_id", "stopped_by"}
     assert history["step"][-1] == 6 and history["evaluations"] == [] and history["target_met"] is False
+    assert history["run_id"] == state["run_id"] and len(state["run_id"]) == 12 and history["stopped_by"] is None
     mode = (run_dir / "history.json").stat().st_mode & 0o777
     assert mode == (run_dir / "checkpoint.pt").stat().st_mode & 0o777, "history.json gets the usual permissions"
     summary = json.loads(proc.stdout.strip().splitlines()[-1])  # one JSON line on stdout
@@ -344,7 +299,7 @@ def test_kill_9_during_training_leaves_a_checkpoint_that_samples(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "ganlib", "train", "--dataset", "ring", "--steps", "100000",
                              "--checkpoint-every", "1", "--quiet", "--out", str(out)],
-                            cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=tmp_path, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + TIMEOUT_S
         while not (out / "checkpoint.pt").exists():  # the first save: training is under way

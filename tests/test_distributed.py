@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -50,6 +52,30 @@ WORKER = textwrap.dedent("""
             code = cli.main(argv)
             if code:
                 sys.exit(code)
+""")
+
+
+# Runs in every rank for the stop test: the CLI, with cli.train wrapped to say when training starts (this
+# rank's pid) and, at the end, how the rank's run ended and its exit status.
+SIGNAL_WORKER = textwrap.dedent("""
+    import json, os, sys
+    import ganlib.cli as cli
+
+    real_train = cli.train
+    dump, rank, ended = os.environ["DUMP_DIR"], os.environ["RANK"], {}
+
+    def train_and_record(*args, **kwargs):
+        with open(os.path.join(dump, f"pid{rank}"), "w") as f:
+            f.write(str(os.getpid()))
+        run = real_train(*args, **kwargs)
+        ended.update(step=run.step, stopped_by=run.stopped_by)
+        return run
+
+    cli.train = train_and_record
+    code = cli.main(sys.argv[1:])
+    with open(os.path.join(dump, f"rank{rank}.json"), "w") as f:
+        json.dump({**ended, "code": code}, f)
+    sys.exit(code)
 """)
 
 
@@ -171,6 +197,34 @@ def test_the_checkpoint_samples_with_the_ordinary_cli(launched_run):
     assert done.returncode == 0, done.stderr
     samples = np.load(folder / "s.npy")
     assert samples.shape == (100, 2) and samples.dtype == np.float32 and np.isfinite(samples).all()
+
+
+def test_sigterm_to_one_rank_stops_every_rank_at_the_same_step_and_rank0_saves(tmp_path):
+    worker = tmp_path / "worker.py"
+    worker.write_text(SIGNAL_WORKER)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(worker),
+           "train", "--dataset", "ring", "--loss", "ns", "--steps", "100000", "--batch-size", str(BATCH),
+           "--checkpoint-every", "50", "--quiet", "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(DUMP_DIR=str(tmp_path)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while not (out / "checkpoint.pt").exists():  # step 50 saved: both ranks are training
+            assert proc.poll() is None and time.monotonic() < deadline, "training did not start"
+            time.sleep(0.05)
+        os.kill(int((tmp_path / "pid1").read_text()), signal.SIGTERM)  # rank 1 only: rank 0 learns it from rank 1
+        _, err = proc.communicate(timeout=TIMEOUT_S)
+    finally:
+        proc.kill()
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0] == ranks[1], err[-3000:]
+    assert ranks[0]["stopped_by"] == "SIGTERM" and ranks[0]["code"] == 143
+    state = load_checkpoint(out / "checkpoint.pt")
+    history = json.loads((out / "history.json").read_text())
+    assert state["step"] == history["step"][-1] == ranks[0]["step"] >= 50
+    assert history["run_id"] == state["run_id"] and history["stopped_by"] == "SIGTERM"
+    assert not (out / "run.lock").exists()
 
 
 def test_one_process_is_not_distributed(monkeypatch):
