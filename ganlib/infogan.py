@@ -45,9 +45,9 @@ from torch import nn
 
 from .losses import GANLoss, get_loss
 from .models import LEAKY_SLOPE, MNIST_SHAPE, DCGANDiscriminator, DCGANGenerator, _check_data, _check_latent
+from .stopping import stop_check
 from .train import Run, TrainConfig, TrainingDiverged, _check_data as _check_training_data, _evaluate, frozen, \
     sample, start_or_continue
-from .stopping import stop_check
 from .utils import GanlibError, rng as seeded
 
 __all__ = ["InfoGANGenerator", "InfoGANDiscriminator", "sample_codes", "make_latent", "info_loss",

@@ -73,8 +73,9 @@ def stop_check(device: torch.device | str = "cpu") -> Callable[[], str | None]:
     """Return what a training loop calls between steps: the name of the signal to stop for, or None.
 
     In one process that reads :func:`requested` (a list lookup, no synchronization). Under
-    ``torchrun`` a signal may reach one rank only, so the ranks agree on it with an ``all_reduce``
-    at every call (DDP synchronizes at every step already): all of them stop at the same step.
+    ``torchrun`` a signal may reach one rank only, so the ranks agree on it with an ``all_reduce`` of
+    one number at every call: all of them stop at the same step. That costs a collective and a host
+    sync a step, under ``torchrun`` only (where DDP already reduces the gradients every step).
 
     Parameters
     ----------
