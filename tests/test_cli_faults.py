@@ -53,7 +53,8 @@ def _signal_at(monkeypatch, step: int, signum: int) -> None:
     def train_then_signal(*args, callback, **kwargs):
         def callback_then_signal(run):
             callback(run)
-            if run.step == step:
+            if run.step == step:  # without the CLI's handler SIGTERM would end pytest: fail instead
+                assert signal.getsignal(signum) not in (signal.SIG_DFL, signal.default_int_handler)
                 os.kill(os.getpid(), signum)
 
         return real_train(*args, callback=callback_then_signal, **kwargs)
