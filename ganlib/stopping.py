@@ -45,7 +45,8 @@ def stop_on_signals(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[None]:
     """Turn ``signals`` into a request to stop (see :func:`requested`) for the duration of a block.
 
     Handlers can only be set in the main thread; elsewhere the block runs with the handlers as they
-    are. The previous handlers are put back and the request is forgotten when the block ends.
+    are. A signal the process ignores stays ignored (``nohup`` ignores SIGHUP so that a run outlives
+    its terminal). The previous handlers are put back and the request is forgotten when the block ends.
 
     Parameters
     ----------
@@ -55,7 +56,8 @@ def stop_on_signals(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {signum: signal.signal(signum, _on_signal) for signum in signals}
+    previous = {signum: signal.signal(signum, _on_signal) for signum in signals
+                if signal.getsignal(signum) is not signal.SIG_IGN}
     try:
         yield
     finally:

@@ -46,6 +46,18 @@ def test_a_second_ctrl_c_raises_keyboard_interrupt_at_once():
         assert requested() == signal.SIGTERM  # the first request still stands
 
 
+def test_an_ignored_signal_stays_ignored():
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup: the run outlives its terminal
+    try:
+        with stop_on_signals():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            _send(signal.SIGHUP)
+            assert requested() == 0
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
+
+
 def test_outside_the_main_thread_the_handlers_are_left_alone():
     seen = {}
 
