@@ -292,7 +292,8 @@ def test_train_stops_on_a_target_and_records_evaluations(tmp_path, capsys):
     assert {"modes", "hq_fraction", "reverse_kl"} <= set(history["evaluations"][0])
 
 
-def test_kill_9_during_training_leaves_a_checkpoint_that_samples(tmp_path):
+def test_kill_9_during_training_leaves_a_checkpoint_that_samples_and_a_lock_the_next_run_takes_over(tmp_path,
+                                                                                                 capsys):
     import signal
     import time
 
@@ -313,6 +314,12 @@ def test_kill_9_during_training_leaves_a_checkpoint_that_samples(tmp_path):
     assert state["step"] >= 1
     samples = sample(load_generator(out / "checkpoint.pt"), 16, seed=0)
     assert samples.shape == (16, 2) and torch.isfinite(samples).all()
+    assert (out / "run.lock").exists()  # SIGKILL runs no clean-up: the lock stays, naming a dead process
+    code, _, err = main_in_process(["train", "--resume", "--steps", state["step"] + 2, "--quiet", "--out", out],
+                                   capsys)
+    assert code == 0, err
+    assert err.startswith(f"python -m ganlib train: warning: took over {out}/run.lock: run ") and "no longer runs" in err
+    assert not (out / "run.lock").exists()
 
 
 def test_precision_is_a_run_setting_saved_with_the_run_and_changeable_on_resume(tmp_path, capsys):
