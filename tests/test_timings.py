@@ -1,4 +1,4 @@
-"""The GPU times quoted at the top of every chapter are the ones recorded in benchmarks/results/."""
+"""A GPU time quoted at the top of a chapter is the one recorded in benchmarks/results/ (a chapter may quote none)."""
 
 from __future__ import annotations
 
@@ -28,5 +28,7 @@ def test_the_page_quotes_the_recorded_gpu_time(name):
     shared = {1: "", 3: " with two other chapters running beside it",
               4: " with three other chapters running beside it"}[chosen["jobs"]]
     quoted = re.search(r"NVIDIA H200 GPU and 16 CPU cores it took about (\d+) s([^(]*)\(", text)
-    assert quoted, f"{name}: no measured GPU time in the first cell"
+    if quoted is None:
+        assert "H200" not in text, f"{name}: a GPU time quoted in another form than the recorded one"
+        return
     assert int(quoted.group(1)) == round(chosen["seconds"]) and quoted.group(2).rstrip() == shared
