@@ -13,9 +13,6 @@ import ganlib
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
-# What must not reach a Colab notebook: MyST that Jupyter and Colab show as raw text.
-MYST_LEFT = re.compile(r"\{cite|:::|\{literalinclude\}|\{ref\}|\{term\}|\{doc\}|\{numref\}|\{py:|```\{|^\([\w-]+\)=\s*$",
-                       re.M)
 
 
 @pytest.fixture(scope="module")
@@ -33,25 +30,20 @@ def _pyproject_version() -> str:
     return re.search(r'^version\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M)[1]
 
 
-def myst_left(notebook) -> list[str]:
-    """Each MyST construct left in any cell, with the cell's number."""
-    return [f"cell {i}: {m.group(0)!r}" for i, cell in enumerate(notebook.cells) for m in MYST_LEFT.finditer(cell.source)]
-
-
 def test_one_notebook_per_chapter(generated):
     assert sorted(generated) == [path.stem for path in CHAPTERS]
 
 
 @pytest.mark.parametrize("chapter", [path.stem for path in CHAPTERS])
-def test_no_myst_left(generated, chapter):
-    assert myst_left(generated[chapter]) == []
+def test_no_myst_left(generated, colab, chapter):
+    assert colab.myst_left(generated[chapter]) == []
 
 
-def test_the_myst_check_finds_what_it_looks_for():
+def test_the_myst_check_finds_what_it_looks_for(colab):
     samples = ["see {cite:p}`goodfellow2014gan`", ":::{exercise}", "```{literalinclude} a.py", "{ref}`x`",
                "{term}`GAN`", "{doc}`x`", "(ch07-faq)=", "```{admonition} Tip"]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text) for text in samples])
-    assert len(myst_left(notebook)) == len(samples)
+    assert len(colab.myst_left(notebook)) == len(samples)
 
 
 @pytest.mark.parametrize("chapter", [path.stem for path in CHAPTERS])
