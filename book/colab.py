@@ -49,8 +49,8 @@ GPU_NOTE = """\
 > (or `import os; os.environ["GANLIB_BUDGET"] = "4"`): every training run is then 4 times as long.
 > `GANLIB_BUDGET=smoke` makes every run a few steps long, to try the code quickly."""
 # What must not reach a Colab notebook: MyST that Jupyter and Colab would show as raw text.
-MYST_LEFT = re.compile(r"\{cite|:::|\{literalinclude\}|\{ref\}|\{term\}|\{doc\}|\{numref\}|\{py:|```\{|^\([\w-]+\)=\s*$",
-                       re.M)
+MYST_LEFT = re.compile(r"\{cite|:::|\{literalinclude\}|\{ref\}|\{term\}|\{doc\}|\{numref\}|\{py:|```\{"
+                       r"|^\([\w-]+\)=\s*$", re.M)
 # The chapters' setup cell installs ganlib itself when it is missing; the Colab notebook's first cell does.
 INSTALL_BLOCK = re.compile(r"^if importlib\.util\.find_spec\(\"ganlib\"\) is None:.*\n(?:[ \t]+.*\n?)*", re.M)
 
@@ -129,7 +129,8 @@ def colab_notebook(path: Path, config: dict, index: BookIndex) -> nbformat.Noteb
 
 def myst_left(notebook: nbformat.NotebookNode) -> list[str]:
     """Each MyST construct left in any cell of ``notebook``, with the cell's number (none, or a bug here)."""
-    return [f"cell {i}: {m.group(0)!r}" for i, cell in enumerate(notebook.cells) for m in MYST_LEFT.finditer(cell.source)]
+    return [f"cell {i}: {m.group(0)!r}" for i, cell in enumerate(notebook.cells)
+            for m in MYST_LEFT.finditer(cell.source)]
 
 
 def write_all(out: Path, root: Path = ROOT) -> list[Path]:

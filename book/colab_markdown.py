@@ -139,7 +139,8 @@ class BookIndex:
             term = self.terms.get(target.strip().lower())
             if term is None:
                 raise ValueError(f"{docname}: {{term}} {target!r} is not in the glossary")
-            return f"[{text or target}]({self.page('book/glossary', 'term-' + re.sub(r'[^A-Za-z0-9._]+', '-', term).strip('-'))})"
+            anchor = "term-" + re.sub(r"[^A-Za-z0-9._]+", "-", term).strip("-")  # Sphinx's id of a glossary term
+            return f"[{text or target}]({self.page('book/glossary', anchor)})"
         if name in PY_ROLES:
             return self._python(name, text, target)
         raise ValueError(f"{docname}: the MyST role {{{name}}} has no Colab form (book/colab_markdown.py)")

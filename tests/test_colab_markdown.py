@@ -72,7 +72,8 @@ def test_exercise_and_solution_get_cells_of_their_own(md, index):
 
 
 def test_admonitions_become_block_quotes_and_targets_go(md, index):
-    text = "(ch07-faq)=\n## Title\n\n:::{admonition} About $x$\n:class: warning\n\nOne.\n\n- two\n:::\n\n```{note}\nN.\n```"
+    text = ("(ch07-faq)=\n## Title\n\n:::{admonition} About $x$\n:class: warning\n\nOne.\n\n- two\n:::\n\n"
+            "```{note}\nN.\n```")
     (cell,), _ = convert(md, index, text)
     assert cell == "## Title\n\n> **About $x$**\n>\n> One.\n>\n> - two\n\n> **Note**\n>\n> N."
 

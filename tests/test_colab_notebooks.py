@@ -90,3 +90,22 @@ def test_cells_keep_the_chapters_code(generated):
     stored = nbformat.read(ROOT / "chapters" / "05_mnist_project.ipynb", as_version=4)
     code = [c.source for c in generated["05_mnist_project"].cells if c.cell_type == "code"]
     assert code[2:] == [c.source for c in stored.cells if c.cell_type == "code"][1:]
+
+
+def test_links_lead_to_pages_and_anchors_of_the_built_site(generated, colab):
+    """Every link to the published book, checked against the local build (after `make book`; .ci/run runs
+    this file again then). The site's address is the published one; the pages and ids are the build's."""
+    site, built = colab.settings()["site"], ROOT / "_build" / "html"
+    if not (built / "chapters" / "05_mnist_project.html").exists():
+        pytest.skip("no built book in _build/html: run `make book` first")
+    pages, missing, links = {}, [], 0
+    for chapter, notebook in generated.items():
+        for cell in notebook.cells:
+            for url in re.findall(r"\]\((" + re.escape(site) + r"[^)\s]*)\)", cell.source):
+                links += 1
+                path, _, anchor = url[len(site):].partition("#")
+                if path not in pages:
+                    pages[path] = (built / path).read_text(encoding="utf-8") if (built / path).exists() else None
+                if pages[path] is None or (anchor and f'id="{anchor}"' not in pages[path]):
+                    missing.append(f"{chapter}: {url}")
+    assert links > 50 and missing == [], missing[:10]

@@ -66,7 +66,7 @@ def _local_torch() -> str:
 def wheel(checkout_copy, tmp_path_factory) -> Path:
     """A wheel of this checkout: the release the notebooks install."""
     out = tmp_path_factory.mktemp("wheel")
-    _pip(Path(sys.executable), "wheel", "--no-deps", "--quiet", "--no-build-isolation", str(checkout_copy), "-w", str(out))
+    _pip(Path(sys.executable), "wheel", "--no-deps", "--quiet", str(checkout_copy), "-w", str(out))  # isolated build
     (built,) = out.glob("ganlib-*.whl")
     return built
 
