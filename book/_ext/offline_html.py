@@ -6,7 +6,7 @@ What the stock Jupyter Book 1.x build would fetch from outside, and what this do
   this one in ``_config.yml``); nothing to do here.
 - thebe ("live code"): sphinx-thebe puts ``THEBE_JS_URL = "https://unpkg.com/thebe@..."`` and its loader
   on every page. The book does not enable live code (``launch_buttons.thebe`` is off; the Colab and
-  Binder launch buttons are plain links), so this removes sphinx-thebe's scripts and stylesheet.
+  launch button is a plain link), so this removes sphinx-thebe's scripts and stylesheet.
 - matplotlib's HTML animations (``Animation.to_jshtml``, used by :func:`ganlib.viz.animate_snapshots`)
   link Font Awesome 4.4 from a CDN for their play/pause buttons. The link is removed: the theme's own
   Font Awesome 6 (``_static/scripts/fontawesome.js``, which knows the old icon names) draws them.

@@ -14,7 +14,8 @@ that is not for that server, and loads every ``.html`` page of the build. A page
 - an ``<img>`` that did not decode (``naturalWidth`` 0);
 - math that MathJax did not typeset: a page whose HTML has math must end with MathJax 3 output
   (``mjx-container``) in every math element, and no raw ``\\(``, ``\\[`` or ``$$`` in its text;
-- for a chapter (``chapters/*.html``): no Colab launch link for its notebook.
+- for a chapter (``chapters/*.html``): no Colab launch link for its notebook, or no generated Colab
+  notebook ``colab/<chapter>.ipynb`` in the site for its download link.
 
 Prints one line per failing page and ``N pages checked, N failed``; exits 1 on any failure, 2 when
 there is nothing to check. It is a script, not a pytest module: ``.ci/run`` runs it after the book build.
@@ -199,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
             for relpath in pages:
                 html = (site / relpath).read_text(encoding="utf-8", errors="replace")
                 problems = check_page(context, base, relpath, html, colab_prefix)
+                notebook = site / "colab" / (Path(relpath).stem + ".ipynb")
+                if relpath.startswith("chapters/") and not notebook.is_file():
+                    problems.append(f"no Colab notebook {notebook.relative_to(site)} beside it (book/colab.py)")
                 if problems:
                     failed += 1
                     print(f"FAIL {relpath}: " + "; ".join(dict.fromkeys(problems)))
