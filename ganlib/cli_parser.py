@@ -22,7 +22,8 @@ __all__ = ["build_parser", "EXIT_CODES", "EXIT_SAVE_FAILED", "PROG"]
 
 #: The command's name in its messages.
 PROG = "python -m ganlib"
-#: The status of a failed save: EX_IOERR of BSD's sysexits.h, "an error occurred while doing I/O on some file".
+# (no colon in the doc comment below: napoleon reads what comes before one as the attribute's type)
+#: The status of a failed save, EX_IOERR of BSD's sysexits.h ("an error occurred while doing I/O on some file").
 EXIT_SAVE_FAILED = 74
 #: Every exit status of ``python -m ganlib``; --help and the README list them. A signal gives 128 + its
 #: number (SIGHUP 1, SIGINT 2, SIGTERM 15), as a shell reports a process the signal ended.
