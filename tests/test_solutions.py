@@ -8,8 +8,9 @@ When the exercise has a checker (``ganlib.check.CHECKERS["ex-3-2"]``), the first
 defines is also given to it, and the check must pass: the solution is a right answer, not only running
 code.
 
-One test per chapter: it costs the chapter's smoke run plus its solutions, about two and a half minutes
-for the whole book on a busy 2-core CPU (the longest chapter, 01, about 25 s).
+One test per chapter: it costs the chapter's smoke run plus its solutions (which size their runs with
+``ganlib.steps``, as the chapters do): about two minutes for the whole book on a 2-core CPU, five when
+other jobs load it (chapter 5, the longest, 24 s and 59 s).
 """
 from __future__ import annotations
 
