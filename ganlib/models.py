@@ -215,7 +215,8 @@ def apply_spectral_norm(discriminator: nn.Module) -> nn.Module:
     """Spectrally normalize every convolution and linear layer of ``discriminator`` (Miyato et al., 2018).
 
     Each weight is divided by an estimate of its largest singular value (one power-iteration step per
-    forward pass), so every layer is 1-Lipschitz. BatchNorm layers are replaced by identities, as in
+    forward pass), so its spectral norm stays near 1 (for a convolution, that of the kernel reshaped to a
+    matrix, which approximates the layer's). BatchNorm layers are replaced by identities, as in
     SN-GAN's discriminator: normalization by batch statistics would undo the per-layer control.
 
     Parameters

@@ -19,6 +19,7 @@ import contextlib
 import copy
 import functools
 import math
+import os
 import time
 import uuid
 import warnings
@@ -788,8 +789,16 @@ def _log(run: Run, means: list[float], bar) -> None:
         bar.set_postfix(d_loss=f"{means[0]:.3f}", g_loss=f"{means[1]:.3f}", refresh=False)
 
 
+# tqdm's own switch. tqdm.auto's notebook widget ignores it (it passes ``disable`` itself), and a widget
+# executed by the book's build would stay on the page as frozen text ("training: 0%|"), so it is read here.
+PROGRESS_OFF_ENV = "TQDM_DISABLE"
+
+
 def _progress_bar(config: TrainConfig):
-    if not config.progress:
+    """A tqdm bar over the run's steps, or None: with ``config.progress`` off, or ``TQDM_DISABLE`` set
+    to anything but ``""``, ``0``, ``false``, ``no`` or ``off`` (``make book`` sets it)."""
+    switched_off = os.environ.get(PROGRESS_OFF_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+    if not config.progress or switched_off:
         return None
     from tqdm.auto import tqdm  # a widget in notebooks, text in a terminal
 

@@ -2,9 +2,10 @@
 
 Holds: :func:`image_grid`, :func:`show_images`, :func:`plot_history`, :func:`animate_snapshots`,
 :func:`plot_points`, and for 2-D data the discriminator's verdict on a grid: :func:`decision_surface`,
-:func:`plot_decision_surface` and :func:`animate_decision_surfaces`. Every function returns a
-matplotlib object, an array (or HTML for animations) and draws nothing it was not asked to. It does
-not hold metrics or training code.
+:func:`plot_decision_surface` and :func:`animate_decision_surfaces`; and :func:`show_widget`, which
+displays an explorer's widgets with a one-line text for pages that cannot draw them. Every function
+returns a matplotlib object, an array (or HTML for animations) and draws nothing it was not asked to. It
+does not hold metrics or training code.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from matplotlib import animation
 from .utils import GanlibError
 
 __all__ = ["image_grid", "show_images", "plot_history", "animate_snapshots", "plot_points",
-           "decision_surface", "plot_decision_surface", "animate_decision_surfaces"]
+           "decision_surface", "plot_decision_surface", "animate_decision_surfaces", "show_widget"]
 
 
 def image_grid(images: torch.Tensor | np.ndarray, nrow: int = 10, pad: int = 2) -> np.ndarray:
@@ -290,3 +291,25 @@ def animate_decision_surfaces(frames: list, real=None, *, lim: float = 2.0, inte
     html = HTML(anim.to_jshtml(default_mode="once"))
     plt.close(fig)
     return html
+
+
+def show_widget(widget, note: str) -> None:
+    """Display an ipywidgets widget, with ``note`` as its plain-text form.
+
+    A live notebook (Jupyter, Colab) draws the widget. A page that cannot (the built HTML book, a
+    terminal) shows a displayed widget's plain text instead, which ipywidgets makes its repr (the
+    widget's class with every child widget spelled out); here it is ``note``, one line saying what
+    the widget does and where to use it.
+
+    Parameters
+    ----------
+    widget : ipywidgets.Widget
+        The widget, e.g. ``ipywidgets.interactive(f, {"manual": True}, x=IntSlider(...))``.
+    note : str
+        What a page without widgets shows in its place.
+    """
+    from IPython.display import display
+
+    bundle = dict(widget._repr_mimebundle_())  # the widget view, for a front end that can draw it
+    bundle["text/plain"] = note
+    display(bundle, raw=True)

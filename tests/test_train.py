@@ -301,6 +301,20 @@ def test_callback_is_called_after_every_step(make_models, ring_data, tiny_config
     assert seen == [1, 2, 3, 4, 5, 6]
 
 
+@pytest.mark.parametrize("value, shown", [(None, True), ("", True), ("0", True), ("false", True),
+                                          ("1", False), ("true", False), ("yes", False)])
+def test_tqdm_disable_switches_the_progress_bar_off(monkeypatch, tiny_config, value, shown):
+    # tqdm.auto's notebook widget ignores TQDM_DISABLE, and `make book` relies on it: the bar is not made
+    if value is None:
+        monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    else:
+        monkeypatch.setenv("TQDM_DISABLE", value)
+    bar = train_mod._progress_bar(dataclasses.replace(tiny_config, progress=True))
+    assert (bar is not None) == shown
+    if bar is not None:
+        bar.close()
+
+
 def test_keyboard_interrupt_returns_the_partial_run(make_models, ring_data, tiny_config):
     generator, discriminator = make_models()
 

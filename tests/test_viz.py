@@ -14,7 +14,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from ganlib.utils import GanlibError  # noqa: E402
-from ganlib.viz import animate_snapshots, image_grid, plot_history, plot_points, show_images  # noqa: E402
+from ganlib.viz import (animate_snapshots, image_grid, plot_history, plot_points, show_images,  # noqa: E402
+                        show_widget)
 
 
 @pytest.fixture(autouse=True)
@@ -96,3 +97,16 @@ def test_plot_points_scatters_points_and_means():
     assert len(ax.collections) == 2
     assert ax.collections[0].get_offsets().shape == (50, 2)
     assert ax.get_xlim() == (-2, 2) and ax.get_title() == "ring"
+
+
+def test_show_widget_keeps_the_widget_view_and_replaces_its_repr(monkeypatch):
+    widgets = pytest.importorskip("ipywidgets")
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))
+    explorer = widgets.interactive(lambda a=1: a, {"manual": True}, a=widgets.IntSlider(value=1, max=3))
+    show_widget(explorer, "an explorer: live in Jupyter")
+    [(bundle, raw)] = shown
+    assert raw and bundle["text/plain"] == "an explorer: live in Jupyter"  # not "interactive(children=..."
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.model_id

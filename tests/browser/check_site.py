@@ -17,8 +17,18 @@ that is not for that server, and loads every ``.html`` page of the build. A page
 - for a chapter (``chapters/*.html``): no Colab launch link for its notebook, or no generated Colab
   notebook ``colab/<chapter>.ipynb`` in the site for its download link.
 
+Before the browser, a plain search of every page's HTML (``static_problems``; ``--static-only`` runs
+just that, without Chromium) fails a page that shows
+
+- a frozen progress bar (``training: 0%|``): a bar is for a live reader, ``make book`` switches them off;
+- a widget's text instead of the widget (``interactive(children=(IntSlider(...``): an explorer on a
+  static page shows a one-line note (``ganlib.viz.show_widget``);
+- an exercise whose number is not its label's: the box of ``ex-5-2``, its solution's title and every
+  link to it must read "Exercise 5.2" (``ex-a1-3``: "Exercise A1.3").
+
 Prints one line per failing page and ``N pages checked, N failed``; exits 1 on any failure, 2 when
-there is nothing to check. It is a script, not a pytest module: ``.ci/run`` runs it after the book build.
+there is nothing to check. It is a script, not a pytest module: ``.ci/run`` runs it after the book build,
+and ``tests/test_check_site.py`` tests its static checks.
 """
 from __future__ import annotations
 
@@ -80,6 +90,52 @@ async () => {
   };
 }
 """
+
+
+# Text no built page may contain: what a notebook shows only to a live reader, frozen on a static page.
+FORBIDDEN_TEXT = {
+    "a frozen progress bar": re.compile(r"\d%\|"),                    # tqdm: "training:   0%|   | 0/3000"
+    "a widget's repr instead of the widget": re.compile(r"\b\w+\(children="),  # "interactive(children=(..."
+}
+# An exercise label as the chapters write it, ex-<chapter>-<number>: ex-5-2, ex-a1-3.
+EXERCISE_LABEL = re.compile(r"^ex-(?P<chapter>\d+|a\d+)-(?P<number>\d+)$")
+# The box sphinx-exercise writes for an exercise: its id, then its title with the number.
+EXERCISE_BOX = re.compile(r'<div class="exercise[^"]*" id="(?P<label>[^"]+)">\s*<p class="admonition-title">'
+                          r'(?P<title>.*?)</p>', re.S)
+# A link to an exercise: a solution's title ("Solution to Exercise 5.2") or a {ref}/{numref} in the text.
+EXERCISE_LINK = re.compile(r'<a [^>]*href="[^"#]*#(?P<label>ex-[^"]+)"[^>]*>(?P<text>.*?)</a>', re.S)
+TAG = re.compile(r"<[^>]+>")
+
+
+def expected_exercise_number(label: str) -> str | None:
+    """``"5.2"`` for ``ex-5-2``, ``"A1.3"`` for ``ex-a1-3``; None for a label of another form (``ex-demo``)."""
+    match = EXERCISE_LABEL.match(label)
+    if match is None:
+        return None
+    return f"{match['chapter'].upper()}.{match['number']}"
+
+
+def static_problems(html: str) -> list[str]:
+    """What a plain search of one page's HTML finds wrong (empty when it passes); no browser needed."""
+    problems = []
+    for what, pattern in FORBIDDEN_TEXT.items():
+        found = pattern.search(html)
+        if found:
+            context = TAG.sub("", html[max(0, found.start() - 40):found.end() + 40])
+            problems.append(f"{what}: {' '.join(context.split())!r}")
+    numbers = []  # what is wrong with the exercises' numbers, reported as a count after the first few
+    shown = [(m["label"], "box", m["title"]) for m in EXERCISE_BOX.finditer(html)]
+    shown += [(m["label"], "link", m["text"]) for m in EXERCISE_LINK.finditer(html)]
+    for label, where, markup in shown:
+        expected = expected_exercise_number(label)
+        text = " ".join(TAG.sub("", markup).split())
+        if expected is None or (where == "link" and "Exercise" not in text):
+            continue  # an exercise without a chapter number; a link with text of its own
+        number = re.search(r"Exercise\s+(\S+)", text)
+        if number is None or number.group(1) != expected:
+            numbers.append(f"the {where} of {label} reads {text!r}, not 'Exercise {expected}'")
+    problems += numbers[:3] + ([f"... and {len(numbers) - 3} more exercise numbers"] if len(numbers) > 3 else [])
+    return problems
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -174,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("site", nargs="?", default=str(ROOT / "_build" / "html"), help="the built HTML book")
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="the Chromium to drive")
+    parser.add_argument("--static-only", action="store_true",
+                        help="only the plain search of the HTML files (static_problems), no browser")
     args = parser.parse_args(argv)
 
     site = Path(args.site).resolve()
@@ -182,6 +240,15 @@ def main(argv: list[str] | None = None) -> int:
     if not pages:
         print(f"no HTML pages under {site}: build the book first", file=sys.stderr)
         return 2
+    static_failed = 0
+    for relpath in pages:
+        problems = static_problems((site / relpath).read_text(encoding="utf-8", errors="replace"))
+        if problems:
+            static_failed += 1
+            print(f"FAIL {relpath}: " + "; ".join(dict.fromkeys(problems)))
+    if args.static_only:
+        print(f"{len(pages)} pages searched, {static_failed} failed")
+        return 1 if static_failed else 0
     if not Path(args.chromium).exists():
         print(f"no Chromium at {args.chromium} (Debian: apt-get install chromium)", file=sys.stderr)
         return 2
@@ -209,8 +276,9 @@ def main(argv: list[str] | None = None) -> int:
             browser.close()
     finally:
         server.shutdown()
-    print(f"{len(pages)} pages checked, {failed} failed ({time.perf_counter() - start:.0f} s)")
-    return 1 if failed else 0
+    print(f"{len(pages)} pages checked, {failed} failed in the browser, {static_failed} in the HTML search "
+          f"({time.perf_counter() - start:.0f} s)")
+    return 1 if failed or static_failed else 0
 
 
 if __name__ == "__main__":
