@@ -539,10 +539,13 @@ def test_keyboard_interrupt_returns_the_partial_run_and_usable_models(make_model
 # --- precision and compile (options for GPUs; their results are checked here, on the CPU) ----------
 
 def test_compile_gives_the_eager_results_and_keeps_parameter_names(make_models, ring_data, tiny_config,
-                                                                   state_copy):
+                                                                   state_copy, tmp_path, monkeypatch):
     # Compiled kernels add the same numbers in another order. Over 20 Adam steps float32 rounding can grow
     # past any fixed tolerance (Adam divides each gradient by its own size), so both runs are in float64,
     # where the bound below, derived from float64's epsilon, leaves orders of magnitude to spare.
+    # A compile cache of this test's own: kernels cached in the shared default folder by runs with other
+    # settings (other CPU kernels, another dtype) were seen to crash it here.
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
