@@ -310,6 +310,12 @@ def show_widget(widget, note: str) -> None:
     """
     from IPython.display import display
 
-    bundle = dict(widget._repr_mimebundle_())  # the widget view, for a front end that can draw it
+    if hasattr(widget, "_repr_mimebundle_"):  # ipywidgets 8: the widget view, for a front end that can draw it
+        bundle = dict(widget._repr_mimebundle_())
+    else:  # ipywidgets 7 (Colab's 7.7) has no such method: the same view, as its _ipython_display_ builds it
+        bundle = {} if widget._view_name is None else {"application/vnd.jupyter.widget-view+json": {
+            "version_major": 2, "version_minor": 0, "model_id": widget._model_id}}
     bundle["text/plain"] = note
     display(bundle, raw=True)
+    if not hasattr(widget, "_repr_mimebundle_") and widget._view_name is not None:
+        widget._handle_displayed()  # ipywidgets 7 runs the widget's on_displayed callbacks here

@@ -110,3 +110,23 @@ def test_show_widget_keeps_the_widget_view_and_replaces_its_repr(monkeypatch):
     [(bundle, raw)] = shown
     assert raw and bundle["text/plain"] == "an explorer: live in Jupyter"  # not "interactive(children=..."
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.model_id
+
+
+def test_show_widget_draws_an_ipywidgets_7_widget_too(monkeypatch):
+    # Colab ships ipywidgets 7.7, whose widgets have no _repr_mimebundle_: the view is built from the model id
+    import IPython.display
+
+    class Widget7:  # what show_widget may use of an ipywidgets 7 widget
+        _view_name, _model_id, displayed = "VBoxView", "abc123", 0
+
+        def _handle_displayed(self):
+            self.displayed += 1
+
+    shown, widget = [], Widget7()
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))
+    show_widget(widget, "an explorer: live in Jupyter")
+    [(bundle, raw)] = shown
+    assert raw and bundle == {"application/vnd.jupyter.widget-view+json":
+                              {"version_major": 2, "version_minor": 0, "model_id": "abc123"},
+                              "text/plain": "an explorer: live in Jupyter"}
+    assert widget.displayed == 1
