@@ -1,6 +1,6 @@
-"""Training speed of ``ganlib.train`` against the usual way of writing a GAN loop, in one process.
+"""Training speed of ``ganlib.core.train`` against the usual way of writing a GAN loop, in one process.
 
-Three loops train the same MNIST DCGAN (``ganlib.recipes.recipe("mnist")``: same networks, batch,
+Three loops train the same MNIST DCGAN (``ganlib.core.recipes.recipe("mnist")``: same networks, batch,
 learning rates, seed) on the 5 000 offline digits:
 
 (a) ``baseline``: the pytorch/examples ``dcgan/main.py`` way: a ``DataLoader`` over a ``Dataset`` that
@@ -8,14 +8,14 @@ learning rates, seed) on the 5 000 offline digits:
     tensors allocated every step, D's loss as two backward passes (real, then fake), the G step
     reusing the D step's fakes with D's gradients computed and thrown away, ``.item()`` every step,
     plain (for-loop) Adam. ``num_workers=0``: on 2 cores, worker processes only compete with the main one.
-(b) ``ganlib``: :func:`ganlib.train` as the chapters call it.
+(b) ``ganlib``: :func:`ganlib.core.train` as the chapters call it.
 (c) ``bare``: the forward, backward and optimizer work of ganlib's algorithm on tensors that already
     sit on the device (no data sampling, no bookkeeping): the practical limit of the loop. Like (b), it
     follows the recipe's ``reuse_fakes`` (G's step judges the D step's fakes: one G forward a step).
 
 Runs are interleaved in rounds (a, b, c, a, b, c, ...) so that drift of the machine's speed hits all
 three alike; each variant's step time is the median over rounds. Then ``seconds_to_quality``: the
-training seconds (evaluation excluded) of ``ganlib.train`` with the recommended recipe until the
+training seconds (evaluation excluded) of ``ganlib.core.train`` with the recommended recipe until the
 bundled MNIST classifier finds ≥ 80 % of 2 000 samples confident with every class ≥ 5 % (evaluated
 every ``--eval-every`` steps, up to ``--max-steps``; ``null`` when not reached). From the same
 evaluations, ``seconds_to_recipe_target``: the seconds until the target the recipe was chosen for
@@ -26,7 +26,7 @@ evaluations, ``seconds_to_recipe_target``: the seconds until the target the reci
     python benchmarks/bench_train.py                       # a few minutes on a 2-core CPU
     python benchmarks/bench_train.py --rounds 2 --steps 20 --max-steps 0    # a quick look, no quality run
 
-On CUDA it also times ``ganlib.train`` with bfloat16 autocast, with ``torch.compile`` and with both
+On CUDA it also times ``ganlib.core.train`` with bfloat16 autocast, with ``torch.compile`` and with both
 (``--options``), each against the same baseline.
 
 The last line is one JSON object: ``ratio_vs_baseline`` (images/s of ganlib ÷ baseline),
@@ -47,8 +47,8 @@ from torch import nn
 
 import ganlib
 from ganlib import quality
-from ganlib.losses import get_loss
-from ganlib.recipes import recipe
+from ganlib.core.losses import get_loss
+from ganlib.core.recipes import recipe
 
 QUALITY_TARGET = "confident_fraction>=0.8,min_class_share>=0.05"
 RECIPE_TARGET = "confident_fraction>=0.7,min_class_share>=0.05"  # what the recipe was chosen to meet (README)
@@ -129,7 +129,7 @@ class Baseline:
 
 
 class Ganlib:
-    """``ganlib.train`` continued ``steps`` steps per call (one Run, so nothing is rebuilt)."""
+    """``ganlib.core.train`` continued ``steps`` steps per call (one Run, so nothing is rebuilt)."""
 
     def __init__(self, plan, data, device, **options):
         self.data, self.device = data, device

@@ -3,11 +3,11 @@
 For every candidate and seed this does what ``python -m ganlib train --dataset mnist --model dcgan
 --seed S`` followed by ``python -m ganlib sample --n 2000 --seed 0`` does (the recipe's config with
 ``seed=S``, the weights seeded by ``S``, the 5 000 offline digits, the same sampling noise) and scores
-the 2 000 samples with :func:`ganlib.metrics.evaluate_images`. The target is the one the book's
+the 2 000 samples with :func:`ganlib.eval.metrics.evaluate_images`. The target is the one the book's
 foundation issue sets for the default recipe: a ``confident_fraction`` of at least 0.70 with every
 digit at least 5 % of the samples, training within 3 minutes on a 2-core CPU.
 
-Candidates (each a change to :func:`ganlib.recipes.recipe` ``("mnist", "dcgan")``):
+Candidates (each a change to :func:`ganlib.core.recipes.recipe` ``("mnist", "dcgan")``):
 
 * ``recipe``: the recipe as it is: a 32-number ``z``, G drawing at 28x28 with a 3x3 convolution
   (``refine``), D packed by two (PacGAN, Lin et al., 2018) and shown its inputs shifted by up to
@@ -39,7 +39,7 @@ import torch
 
 import ganlib
 from ganlib import metrics
-from ganlib.recipes import PLAIN_DCGAN, Recipe, recipe
+from ganlib.core.recipes import PLAIN_DCGAN, Recipe, recipe
 from toy_recipes import mean_se  # benchmarks/ is on sys.path when a script here runs
 
 SAMPLES = 2000          # what the issue's `sample --n 2000` scores

@@ -1,9 +1,9 @@
-"""Benchmark of the recommended 2-D toy recipes (``ganlib.recipes``: ring/mlp and grid/mlp).
+"""Benchmark of the recommended 2-D toy recipes (``ganlib.core.recipes``: ring/mlp and grid/mlp).
 
 For every dataset and seed this does what ``python -m ganlib train --dataset D --seed S`` followed by
 ``python -m ganlib sample --n 2500 --seed 0`` does (same recipe, same seeding of the weights, same
 training set, same sampling noise), evaluates the 2 500 points with
-:func:`ganlib.metrics2d.evaluate_points` (the VEEGAN / PacGAN protocol) and prints one table row.
+:func:`ganlib.eval.metrics2d.evaluate_points` (the VEEGAN / PacGAN protocol) and prints one table row.
 The last line is one JSON object with the mean and standard error over the seeds per dataset.
 
 ::
@@ -29,8 +29,8 @@ import statistics
 
 import torch
 
-from ganlib.benchmark2d import METHODS, protocol_settings, run_protocols
-from ganlib.metrics2d import PROTOCOL_SAMPLES, TOY_DATASETS
+from ganlib.eval.benchmark2d import METHODS, protocol_settings, run_protocols
+from ganlib.eval.metrics2d import PROTOCOL_SAMPLES, TOY_DATASETS
 
 METRICS = ("modes", "hq_fraction", "reverse_kl", "cpu_s")
 

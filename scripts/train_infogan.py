@@ -4,9 +4,9 @@ Usage::
 
     python scripts/train_infogan.py [--steps 12000] [--threads 1]   # about 25 min on a 2-core CPU
 
-Trains :func:`ganlib.infogan.recipe` ("mnist": the authors' learning rates, ganlib's CPU-sized DCGAN
+Trains :func:`ganlib.variants.infogan.recipe` ("mnist": the authors' learning rates, ganlib's CPU-sized DCGAN
 pair, batch 64) for ``--steps`` generator steps on the 5 000 offline digits, measuring the
-categorical code with :func:`ganlib.infogan.code_purity` every ``--eval-every`` steps. The
+categorical code with :func:`ganlib.variants.infogan.code_purity` every ``--eval-every`` steps. The
 generator of the **last** step is written (no checkpoint is picked by its score) to
 ``infogan_generator.pt`` (a state_dict) and ``infogan_generator.json`` (the measurements, seeds,
 seconds, SHA-256). Then set ``PRETRAINED_SHA256`` in ganlib/infogan.py to the printed hash. The same
@@ -22,8 +22,8 @@ import json
 import torch
 
 from ganlib import load_mnist, seed_everything
-from ganlib.infogan import PRETRAINED_PATH, build_infogan, code_purity, model_spec, recipe, train_infogan
-from ganlib.metrics import file_sha256
+from ganlib.variants.infogan import PRETRAINED_PATH, build_infogan, code_purity, model_spec, recipe, train_infogan
+from ganlib.eval.metrics import file_sha256
 
 STEPS = 12_000        # generator steps: 154 passes over the 5 000 digits at batch 64
 EVAL_EVERY = 1000     # steps between code_purity measurements (for the record)

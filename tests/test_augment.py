@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganlib.augment import Translated, translate
-from ganlib.utils import GanlibError
+from ganlib.core.augment import Translated, translate
+from ganlib.core.utils import GanlibError
 
 
 def _shifted_by_hand(image: torch.Tensor, dy: int, dx: int, fill: float) -> torch.Tensor:

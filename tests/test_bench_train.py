@@ -29,7 +29,7 @@ def test_a_short_run_prints_the_promised_json_last(bench, capsys):
 def test_the_loops_train_the_same_networks_the_same_way(bench):
     import ganlib
     import torch
-    from ganlib.recipes import recipe
+    from ganlib.core.recipes import recipe
 
     plan = recipe("mnist", progress=False)
     x, _ = ganlib.load_mnist()

@@ -126,7 +126,7 @@ def test_a_checker_leaves_the_global_random_stream_alone():
 
 @pytest.mark.parametrize("checker", [check.ex_1_2, check.ex_2_2, check.ex_2_3])
 def test_a_non_callable_is_refused(checker):
-    from ganlib.utils import GanlibError
+    from ganlib.core.utils import GanlibError
 
     with pytest.raises(GanlibError, match="callable"):
         checker(0.5)

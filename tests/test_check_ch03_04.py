@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from ganlib import check
-from ganlib.losses import get_loss
-from ganlib.train import g_step
-from ganlib.utils import GanlibError
+from ganlib.core.losses import get_loss
+from ganlib.core.train import g_step
+from ganlib.core.utils import GanlibError
 
 
 def _stub(*args):

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ganlib import check
-from ganlib.utils import GanlibError
+from ganlib.core.utils import GanlibError
 
 
 # --- ex-6-1: the WGAN-GP gradient penalty -----------------------------------------------------------

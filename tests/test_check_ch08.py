@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ganlib import check, image2image
-from ganlib.utils import GanlibError
+from ganlib.core.utils import GanlibError
 
 
 def psnr_reference(output, target):

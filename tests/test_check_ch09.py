@@ -8,7 +8,7 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from ganlib import check
-from ganlib.utils import GanlibError
+from ganlib.core.utils import GanlibError
 
 
 def kl_reference(mean, log_var):

@@ -10,10 +10,10 @@ import pickle
 import pytest
 import torch
 
-import ganlib.checkpoint
-from ganlib.checkpoint import FORMAT_VERSION, SaveFailed, load_checkpoint, load_generator, restore_run, save_checkpoint
-from ganlib.train import train
-from ganlib.utils import GanlibError
+import ganlib.core.checkpoint
+from ganlib.core.checkpoint import FORMAT_VERSION, SaveFailed, load_checkpoint, load_generator, restore_run, save_checkpoint
+from ganlib.core.train import train
+from ganlib.core.utils import GanlibError
 
 SPEC = {"name": "mlp", "data_shape": [2], "latent_dim": 4, "hidden": [16]}  # what conftest builds
 

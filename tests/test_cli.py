@@ -18,9 +18,9 @@ import pytest
 import torch
 
 from cli_helpers import TIMEOUT_S, assert_one_line_error, cli, cli_env, main_in_process
-from ganlib.checkpoint import load_checkpoint, load_generator
-from ganlib.losses import LOSSES
-from ganlib.train import sample
+from ganlib.core.checkpoint import load_checkpoint, load_generator
+from ganlib.core.losses import LOSSES
+from ganlib.core.train import sample
 
 
 # --- fixtures: one real training run, shared by the module ------------------------------------
@@ -99,7 +99,7 @@ def test_mnist_dcgan_end_to_end(tmp_path, capsys):
 
 
 def test_unrolling_the_mnist_recipe_sets_its_fake_reuse_aside(tmp_path, capsys):
-    from ganlib.checkpoint import restore_run
+    from ganlib.core.checkpoint import restore_run
 
     code, _, err = main_in_process(["train", "--dataset", "mnist", "--unroll-steps", "1", "--steps", "2",
                                     "--batch-size", "8", "--quiet", "--out", tmp_path / "o"], capsys)
@@ -253,7 +253,7 @@ def test_bad_arguments_through_the_real_entry_point(name, ring_run, tmp_path, ga
 
 
 def test_evaluate_prints_one_json_object_that_tells_digits_from_noise(tmp_path, capsys):
-    from ganlib.metrics import heldout_mnist
+    from ganlib.eval.metrics import heldout_mnist
 
     real = heldout_mnist()[0][::2].numpy()  # 50 of each class (the held-out set is sorted by class)
     noise = np.random.default_rng(0).uniform(-1, 1, real.shape).astype(np.float32)
@@ -323,7 +323,7 @@ def test_kill_9_during_training_leaves_a_checkpoint_that_samples_and_a_lock_the_
 
 
 def test_precision_is_a_run_setting_saved_with_the_run_and_changeable_on_resume(tmp_path, capsys):
-    from ganlib.checkpoint import restore_run
+    from ganlib.core.checkpoint import restore_run
 
     out = tmp_path / "o"
     base = ["train", "--dataset", "ring", "--loss", "ns", "--quiet", "--out", out]

@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 import torch
 
-import ganlib.checkpoint
+import ganlib.core.checkpoint
 import ganlib.cli
 from cli_helpers import TIMEOUT_S, assert_one_line_error, cli_env, main_in_process
-from ganlib.checkpoint import load_checkpoint, load_generator
+from ganlib.core.checkpoint import load_checkpoint, load_generator
 from ganlib.cli_parser import EXIT_CODES
-from ganlib.runfolder import LOCK_NAME
-from ganlib.train import sample
+from ganlib.core.runfolder import LOCK_NAME
+from ganlib.core.train import sample
 
 RING = ["train", "--dataset", "ring", "--quiet"]
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import ganlib
-from ganlib.utils import GanlibError
+from ganlib.core.utils import GanlibError
 
 WIDTH, LATENT = 4, 8  # tiny networks: a few steps in well under a second
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from ganlib import cyclegan
-from ganlib.cyclegan import (CycleConfig, build_cyclegan, cycle_d_step, cycle_g_step, cycle_loss, identity_loss,
+from ganlib.variants.cyclegan import (CycleConfig, build_cyclegan, cycle_d_step, cycle_g_step, cycle_loss, identity_loss,
                              train_cyclegan)
-from ganlib.losses import get_loss
-from ganlib.utils import GanlibError
+from ganlib.core.losses import get_loss
+from ganlib.core.utils import GanlibError
 
 TINY = CycleConfig(num_steps=6, batch_size=16, log_every=3, seed=0)
 

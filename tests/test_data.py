@@ -8,10 +8,10 @@ import math
 import pytest
 import torch
 
-import ganlib.data as data
-from ganlib.data import (TOY_STD, gaussian_1d, grid_means, load_dataset, load_mnist, ring_means,
+import ganlib.core.data as data
+from ganlib.core.data import (TOY_STD, gaussian_1d, grid_means, load_dataset, load_mnist, ring_means,
                          sample_toy)
-from ganlib.utils import GanlibError
+from ganlib.core.utils import GanlibError
 
 
 # --- MNIST -------------------------------------------------------------------------------------

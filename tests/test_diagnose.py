@@ -15,9 +15,9 @@ import torch
 import ganlib
 from ganlib import TrainConfig, build_models, sample_toy, seed_everything, train
 from ganlib import diagnose as doctor
-from ganlib.diagnose import Diagnosis, diagnose
-from ganlib.quality import evaluator
-from ganlib.utils import GanlibError
+from ganlib.eval.diagnose import Diagnosis, diagnose
+from ganlib.eval.quality import evaluator
+from ganlib.core.utils import GanlibError
 
 # name -> (data set, model changes, config changes). Hidden (32, 32), latent 4, batch 64, a row every 10 steps.
 RECIPES = {

@@ -1,4 +1,4 @@
-"""Tests of data-parallel training (:mod:`ganlib.distributed`) with two CPU processes (gloo).
+"""Tests of data-parallel training (:mod:`ganlib.core.distributed`) with two CPU processes (gloo).
 
 One ``torchrun --standalone --nproc_per_node=2`` launch runs the real CLI in each process: 20 steps,
 then ``--resume`` to 40, in one process group (making a second group in the same processes can hang
@@ -23,8 +23,8 @@ import pytest
 import torch
 
 import ganlib
-from ganlib.checkpoint import load_checkpoint
-from ganlib.distributed import PairDiscriminator, launched, rank, world_size
+from ganlib.core.checkpoint import load_checkpoint
+from ganlib.core.distributed import PairDiscriminator, launched, rank, world_size
 
 TIMEOUT_S = 240  # generous: the machine is shared; a hang (a rank waiting forever) must still end
 STEPS, RESUME_STEPS, BATCH = 20, 40, 32  # per-rank batch; the global batch is 2 * BATCH

@@ -16,7 +16,7 @@ import pytest
 
 import ganlib
 from ganlib import download
-from ganlib.utils import GanlibError
+from ganlib.core.utils import GanlibError
 
 N = 7  # digits in the fake files
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from ganlib import image2image as i2i
-from ganlib.losses import get_loss
-from ganlib.utils import GanlibError, seed_everything
+from ganlib.core.losses import get_loss
+from ganlib.core.utils import GanlibError, seed_everything
 
 B = 4  # batch size for shape tests
 

@@ -11,13 +11,13 @@ import torch
 
 import ganlib
 from ganlib import build_models, seed_everything
-from ganlib.checkpoint import load_generator, restore_run, save_checkpoint
-from ganlib.infogan import (INFO_HISTORY_KEYS, InfoGANDiscriminator, InfoGANGenerator, code_grid, code_purity,
+from ganlib.core.checkpoint import load_generator, restore_run, save_checkpoint
+from ganlib.variants.infogan import (INFO_HISTORY_KEYS, InfoGANDiscriminator, InfoGANGenerator, code_grid, code_purity,
                             info_loss, infogan_d_step, infogan_g_step, make_latent, matched_accuracy, recipe,
                             sample_codes, train_infogan)
-from ganlib.losses import get_loss
-from ganlib.train import HISTORY_KEYS, TrainConfig
-from ganlib.utils import GanlibError
+from ganlib.core.losses import get_loss
+from ganlib.core.train import HISTORY_KEYS, TrainConfig
+from ganlib.core.utils import GanlibError
 
 B = 8
 
@@ -233,7 +233,7 @@ def test_matched_accuracy_and_purity_on_hand_made_shares(monkeypatch):
     assert matched_accuracy(np.array([[0.5, 0.5], [0.9, 0.1]])) == pytest.approx((0.5 + 0.9) / 2)
     # code_purity on a generator whose samples the classifier reads as "code value mod 3"
     generator, _ = _pair()
-    import ganlib.metrics as metrics_mod
+    import ganlib.eval.metrics as metrics_mod
 
     def fake_features(images):
         n = len(images)
@@ -302,7 +302,7 @@ def test_bad_inputs_raise_ganlib_error(digits):
 
 def test_pretrained_weights_match_their_hash_and_record():
     from ganlib import infogan
-    from ganlib.metrics import file_sha256
+    from ganlib.eval.metrics import file_sha256
 
     assert file_sha256(infogan.PRETRAINED_PATH) == infogan.PRETRAINED_SHA256 == infogan.pretrained_info()["sha256"]
 
@@ -340,7 +340,7 @@ def _blank(n=1):
 
 
 def test_stroke_moments_on_drawn_strokes():
-    from ganlib.infogan import stroke_moments
+    from ganlib.variants.infogan import stroke_moments
 
     strokes = _blank(4)
     for i in range(20):                      # "/" : up and to the right (y grows downwards)
@@ -368,7 +368,7 @@ class _BarGenerator(InfoGANGenerator):
 
 
 def test_continuous_code_effect_finds_the_code_that_controls_width():
-    from ganlib.infogan import continuous_code_effect
+    from ganlib.variants.infogan import continuous_code_effect
 
     generator = _BarGenerator(width=4)
     width_code = continuous_code_effect(generator, 0, n=4, num_values=5)

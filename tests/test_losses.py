@@ -11,9 +11,9 @@ import math
 import pytest
 import torch
 
-from ganlib.losses import (LOSSES, GANLoss, d_loss_bce, d_loss_hinge, d_loss_lsgan, g_loss_hinge,
+from ganlib.core.losses import (LOSSES, GANLoss, d_loss_bce, d_loss_hinge, d_loss_lsgan, g_loss_hinge,
                            g_loss_lsgan, g_loss_minimax, g_loss_nonsaturating, get_loss, value)
-from ganlib.utils import GanlibError
+from ganlib.core.utils import GanlibError
 
 DTYPE = torch.float64  # reference comparisons in double precision
 

@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 import ganlib
-from ganlib.losses import (LOSSES, d_loss_ragan, d_loss_rsgan, d_loss_wgan, g_loss_ragan, g_loss_rsgan,
+from ganlib.core.losses import (LOSSES, d_loss_ragan, d_loss_rsgan, d_loss_wgan, g_loss_ragan, g_loss_rsgan,
                            g_loss_wgan, get_loss, gradient_penalty, r1_penalty)
-from ganlib.utils import GanlibError
+from ganlib.core.utils import GanlibError
 
 
 class Linear2D(nn.Module):

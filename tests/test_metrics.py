@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from ganlib import metrics
-from ganlib.metrics import (CLASSIFIER_PATH, CLASSIFIER_SHA256, MIN_SAMPLES, class_coverage,
+from ganlib.eval.metrics import (CLASSIFIER_PATH, CLASSIFIER_SHA256, MIN_SAMPLES, class_coverage,
                             class_kl, classifier_info, classifier_split, evaluate, evaluate_images,
                             frechet_distance, inception_score, kid, load_classifier, mnist_features,
                             precision_recall)
-from ganlib.utils import GanlibError
+from ganlib.core.utils import GanlibError
 
 MAX_WEIGHTS_BYTES = 1_000_000  # the weights ship inside the package: keep them small
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from ganlib.data import TOY_STD, grid_means, ring_means, sample_toy
-from ganlib.metrics2d import evaluate_points, mode_metrics, nearest_modes
-from ganlib.utils import GanlibError
+from ganlib.core.data import TOY_STD, grid_means, ring_means, sample_toy
+from ganlib.eval.metrics2d import evaluate_points, mode_metrics, nearest_modes
+from ganlib.core.utils import GanlibError
 
 MEANS = {"ring": ring_means, "grid": grid_means}
 

@@ -8,9 +8,9 @@ from torch import nn
 
 import ganlib
 
-from ganlib.models import (DCGAN_INIT_STD, MNIST_SHAPE, DCGANDiscriminator, DCGANGenerator,
-                           MLPDiscriminator, MLPGenerator, build_models, drop_batchnorm, init_dcgan_weights)
-from ganlib.utils import GanlibError, seed_everything
+from ganlib.core.models import DCGAN_INIT_STD, MNIST_SHAPE, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, drop_batchnorm, init_dcgan_weights
+from ganlib.core.zoo import build_models
+from ganlib.core.utils import GanlibError, seed_everything
 
 B = 4  # batch size for shape tests
 
@@ -213,8 +213,8 @@ def test_spectral_norm_recipe_and_checkpoint_round_trip(tmp_path):
 
 
 def test_mnist_recipe_pair_survives_a_checkpoint_and_cdcgan_keeps_the_plain_settings(tmp_path):
-    from ganlib.augment import Translated
-    from ganlib.remedies import Packed
+    from ganlib.core.augment import Translated
+    from ganlib.variants.remedies import Packed
 
     plan = ganlib.recipes.recipe("mnist", num_steps=2, batch_size=8, progress=False)
     generator, discriminator = ganlib.build_models(**plan.model)

@@ -8,7 +8,7 @@ import pytest
 
 import ganlib
 from ganlib import quality
-from ganlib.utils import GanlibError
+from ganlib.core.utils import GanlibError
 
 
 def test_parse_target_reads_clauses_and_checks_all_of_them():

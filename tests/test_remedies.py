@@ -1,4 +1,4 @@
-"""ganlib.remedies and the remedy losses: label smoothing's value and optimal D, R1 as a loss, instance
+"""ganlib.variants.remedies and the remedy losses: label smoothing's value and optimal D, R1 as a loss, instance
 noise (eval / train / schedule / gradients), packing, the minibatch std layer, the generator EMA, the
 callback combinator, and every remedy of prepare() inside a real ganlib.train call."""
 
@@ -15,11 +15,11 @@ from torch import nn
 import ganlib
 from ganlib import remedies
 from ganlib.cli import build_parser
-from ganlib.losses import LOSSES, R1_GAMMA, d_loss_bce, d_loss_bce_smooth, get_loss, r1_loss
-from ganlib.remedies import (EMA, InstanceNoise, MinibatchStdDev, Packed, callbacks, mbstd_mlp_discriminator,
+from ganlib.core.losses import LOSSES, R1_GAMMA, d_loss_bce, d_loss_bce_smooth, get_loss, r1_loss
+from ganlib.variants.remedies import (EMA, InstanceNoise, MinibatchStdDev, Packed, callbacks, mbstd_mlp_discriminator,
                              packed_mlp_discriminator, prepare)
-from ganlib.train import frozen
-from ganlib.utils import GanlibError
+from ganlib.core.train import frozen
+from ganlib.core.utils import GanlibError
 
 DTYPE = torch.float64
 TINY_SPEC = {"name": "mlp", "data_shape": (2,), "latent_dim": 4, "hidden": (16,)}

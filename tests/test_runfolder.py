@@ -16,10 +16,10 @@ import sys
 
 import pytest
 
-import ganlib.runfolder as runfolder
-from ganlib.checkpoint import SaveFailed, load_checkpoint
-from ganlib.runfolder import LOCK_NAME, FolderInUse, fingerprint, locked, save_run
-from ganlib.train import train
+import ganlib.core.runfolder as runfolder
+from ganlib.core.checkpoint import SaveFailed, load_checkpoint
+from ganlib.core.runfolder import LOCK_NAME, FolderInUse, fingerprint, locked, save_run
+from ganlib.core.train import train
 
 SPEC = {"name": "mlp", "data_shape": [2], "latent_dim": 4, "hidden": [16]}  # what conftest builds
 

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from ganlib import infogan
-from ganlib.stopping import requested, stop_check, stop_on_signals
-from ganlib.train import train
+from ganlib.core.stopping import requested, stop_check, stop_on_signals
+from ganlib.core.train import train
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals (SIGHUP, SIGTERM by kill)")
 

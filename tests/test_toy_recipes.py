@@ -17,11 +17,11 @@ import torch
 from torch import nn
 
 from ganlib import build_models, sample_toy, seed_everything
-from ganlib.benchmark2d import METHODS, STORED_PATH, stored_benchmark
-from ganlib.data import grid_means
-from ganlib.recipes import RECIPES, recipe
-from ganlib.train import HISTORY_KEYS, train
-from ganlib.utils import GanlibError
+from ganlib.eval.benchmark2d import METHODS, STORED_PATH, stored_benchmark
+from ganlib.core.data import grid_means
+from ganlib.core.recipes import RECIPES, recipe
+from ganlib.core.train import HISTORY_KEYS, train
+from ganlib.core.utils import GanlibError
 
 TOYS = ("ring", "grid")
 SMOKE_STEPS = 50
@@ -72,7 +72,7 @@ def test_recipe_config_changes_leave_the_table_alone():
 
 
 def test_protocol_run_is_the_cli_run_and_is_reproducible():
-    from ganlib.benchmark2d import run_protocol, run_protocols
+    from ganlib.eval.benchmark2d import run_protocol, run_protocols
 
     one = run_protocol("ring", 1, num_steps=20)
     assert one["points"].shape == (2500, 2) and one["total_modes"] == 8 and one["method"] == "recipe"

@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from ganlib import build_models, seed_everything
-from ganlib.losses import get_loss
-from ganlib.train import HISTORY_KEYS, TrainConfig, d_step, g_step, new_run, sample, train
-from ganlib.utils import GanlibError
+from ganlib.core.losses import get_loss
+from ganlib.core.train import HISTORY_KEYS, TrainConfig, d_step, g_step, new_run, sample, train
+from ganlib.core.utils import GanlibError
 
-# `ganlib.train` is the function (re-exported by the package), which shadows the module of the
-# same name for `import ganlib.train as ...`; the module itself is needed to patch d_step/g_step.
-train_mod = importlib.import_module("ganlib.train")
+# `ganlib.core.train` is the function (re-exported by the package), which shadows the module of the
+# same name for `import ganlib.core.train as ...`; the module itself is needed to patch d_step/g_step.
+train_mod = importlib.import_module("ganlib.core.train")
 
 B = 8  # batch size for single-step tests
 
@@ -505,7 +505,7 @@ class _NaNAfter(torch.nn.Module):
 def test_a_diverging_run_stops_with_a_clear_error_and_keeps_the_last_good_state(make_models, ring_data,
                                                                                  tiny_config, state_copy,
                                                                                  assert_same_state):
-    from ganlib.train import TrainingDiverged
+    from ganlib.core.train import TrainingDiverged
 
     generator, discriminator = make_models()
     clean = train(generator, discriminator, ring_data, dataclasses.replace(tiny_config, num_steps=10))

@@ -17,9 +17,9 @@ from torch import nn
 
 from ganlib import build_models, seed_everything
 from ganlib.cli import main
-from ganlib.losses import get_loss
-from ganlib.train import TrainConfig, d_step, g_step, new_run, train, unrolled_g_step
-from ganlib.utils import GanlibError
+from ganlib.core.losses import get_loss
+from ganlib.core.train import TrainConfig, d_step, g_step, new_run, train, unrolled_g_step
+from ganlib.core.utils import GanlibError
 
 B = 8
 
@@ -301,7 +301,7 @@ def test_unrolling_is_refused_with_a_penalty_loss_or_a_conditional_pair(tiny_con
 
 
 def test_cli_unroll_steps_reaches_the_config(tmp_path, capsys):
-    from ganlib.checkpoint import load_checkpoint
+    from ganlib.core.checkpoint import load_checkpoint
 
     status = main(["train", "--dataset", "ring", "--loss", "ns", "--steps", "3", "--batch-size", "16",
                    "--unroll-steps", "2", "--quiet", "--out", str(tmp_path / "run")])

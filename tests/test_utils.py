@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganlib.utils import BUDGET_ENV, GanlibError, budget, get_device, map_in_threads, seed_everything, steps
+from ganlib.core.utils import BUDGET_ENV, GanlibError, budget, get_device, map_in_threads, seed_everything, steps
 
 
 def test_get_device_is_a_torch_device_and_cpu_here():

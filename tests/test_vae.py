@@ -8,7 +8,7 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from ganlib import vae
-from ganlib.utils import GanlibError
+from ganlib.core.utils import GanlibError
 
 
 def _digits(n: int = 32, seed: int = 0) -> torch.Tensor:

@@ -13,8 +13,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from ganlib.utils import GanlibError  # noqa: E402
-from ganlib.viz import (animate_snapshots, image_grid, plot_history, plot_points, show_images,  # noqa: E402
+from ganlib.core.utils import GanlibError  # noqa: E402
+from ganlib.eval.viz import (animate_snapshots, image_grid, plot_history, plot_points, show_images,  # noqa: E402
                         show_widget)
 
 

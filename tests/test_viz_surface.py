@@ -14,8 +14,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from ganlib.utils import GanlibError  # noqa: E402
-from ganlib.viz import animate_decision_surfaces, decision_surface, plot_decision_surface  # noqa: E402
+from ganlib.core.utils import GanlibError  # noqa: E402
+from ganlib.eval.viz import animate_decision_surfaces, decision_surface, plot_decision_surface  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -43,12 +43,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .losses import GANLoss, get_loss
-from .models import LEAKY_SLOPE, MNIST_SHAPE, DCGANDiscriminator, DCGANGenerator, _check_data, _check_latent
-from .stopping import stop_check
-from .train import Run, TrainConfig, TrainingDiverged, _check_data as _check_training_data, _evaluate, frozen, \
+from ..core.losses import GANLoss, get_loss
+from ..core.models import LEAKY_SLOPE, MNIST_SHAPE, DCGANDiscriminator, DCGANGenerator, _check_data, _check_latent
+from ..core.stopping import stop_check
+from ..core.train import Run, TrainConfig, TrainingDiverged, _check_data as _check_training_data, _evaluate, frozen, \
     sample, start_or_continue
-from .utils import GanlibError, rng as seeded
+from ..core.zoo import register_models
+from ..core.utils import GanlibError, rng as seeded
 
 __all__ = ["InfoGANGenerator", "InfoGANDiscriminator", "sample_codes", "make_latent", "info_loss",
            "train_infogan", "infogan_d_step", "infogan_g_step", "code_grid", "code_class_shares", "code_purity",
@@ -66,7 +67,7 @@ Q_HIDDEN = 128        # Q's own layer: FC 128, BatchNorm, LeakyReLU (the paper's
 INFO_HISTORY_KEYS = ("info_loss", "mi_cat")
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 #: The generator trained by scripts/train_infogan.py (its record is the .json beside it).
-PRETRAINED_PATH = Path(__file__).parent / "assets" / "infogan_generator.pt"
+PRETRAINED_PATH = Path(__file__).parents[1] / "assets" / "infogan_generator.pt"
 PRETRAINED_SHA256 = "54c47267fe649b11bf3f7f1e744bb3d49e482f242482a3d7f6318f684fe9c011"
 RETRAIN = "python scripts/train_infogan.py"  # how to rebuild the pretrained generator from the repository
 
@@ -517,7 +518,7 @@ def load_pretrained(device: torch.device | str = "cpu") -> InfoGANGenerator:
     InfoGANGenerator
         In eval mode, gradients off.
     """
-    from .metrics import load_checked_state
+    from ..eval.metrics import load_checked_state
 
     state = load_checked_state(PRETRAINED_PATH, PRETRAINED_SHA256, what="pretrained InfoGAN weights", retrain=RETRAIN)
     generator, _ = build_infogan(**{k: v for k, v in pretrained_info()["model"].items() if k != "name"})
@@ -534,7 +535,7 @@ def recipe(dataset: str = "mnist", **config_changes):
     **config_changes
         Fields of :class:`~ganlib.TrainConfig` to change.
     """
-    from .recipes import Recipe
+    from ..core.recipes import Recipe
 
     if dataset != "mnist":
         raise GanlibError(f"InfoGAN is only set up for mnist, not {dataset!r}")
@@ -611,7 +612,7 @@ def code_class_shares(generator: InfoGANGenerator, *, n_per_category: int = 200,
     np.ndarray
         ``(num_categories, 10)``; each row sums to 1.
     """
-    from .metrics import mnist_features
+    from ..eval.metrics import mnist_features
 
     if not is_infogan(generator):
         raise GanlibError("code_class_shares needs an InfoGANGenerator")
@@ -707,7 +708,7 @@ def continuous_code_effect(generator: InfoGANGenerator, index: int, *, n: int = 
     dict
         ``{"slant": {"rank_corr": r, "change": d}, "width": {...}, "ink": {...}}``.
     """
-    from .data import load_mnist
+    from ..core.data import load_mnist
 
     if not is_infogan(generator):
         raise GanlibError("continuous_code_effect needs an InfoGANGenerator")
@@ -784,3 +785,6 @@ def _check_categories(c_cat: torch.Tensor, num_categories: int, n: int) -> torch
     if len(c_cat) and c_cat.device.type == "cpu" and (int(c_cat.min()) < 0 or int(c_cat.max()) >= num_categories):
         raise GanlibError(f"categories must lie in [0, {num_categories}), got [{int(c_cat.min())}, {int(c_cat.max())}]")
     return c_cat.long()
+
+
+register_models("infogan", build_infogan, spectral=False)

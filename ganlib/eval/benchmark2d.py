@@ -22,12 +22,12 @@ from pathlib import Path
 
 import torch
 
-from .data import load_dataset
+from ..core.data import load_dataset
 from .metrics2d import PROTOCOL_SAMPLES, evaluate_points
-from .models import build_models
-from .recipes import recipe
-from .train import TrainConfig, new_run, sample, train
-from .utils import GanlibError, seed_everything
+from ..core.zoo import build_models
+from ..core.recipes import recipe
+from ..core.train import TrainConfig, new_run, sample, train
+from ..core.utils import GanlibError, seed_everything
 
 __all__ = ["run_protocol", "run_protocols", "protocol_plan", "protocol_settings", "stored_benchmark",
            "SAMPLE_SEED", "METHODS", "SETTINGS", "STORED_PATH"]
@@ -40,7 +40,7 @@ SETTINGS = ("num_steps", "batch_size", "lr_g", "lr_d", "betas", "loss", "penalty
 #: ``toy_benchmark.json`` in the package's ``assets`` folder, written by ``benchmarks/toy_recipes.py --save``.
 #:
 #: :meta hide-value:
-STORED_PATH = Path(__file__).parent / "assets" / "toy_benchmark.json"
+STORED_PATH = Path(__file__).parents[1] / "assets" / "toy_benchmark.json"
 
 
 def run_protocol(dataset: str, seed: int, method: str = "recipe", *, num_steps: int | None = None,

@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .losses import GANLoss, get_loss
-from .models import LEAKY_SLOPE
-from .train import frozen
-from .utils import GanlibError, get_device, rng as seeded
+from ..core.losses import GANLoss, get_loss
+from ..core.models import LEAKY_SLOPE
+from ..core.train import frozen
+from ..core.utils import GanlibError, get_device, rng as seeded
 
 __all__ = ["Image2ImageGenerator", "PatchDiscriminator", "d_step", "g_step", "train_image2image", "downsample",
            "bicubic_upsample", "random_mask", "mask_condition", "psnr", "SIZE"]

@@ -15,38 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import DCGAN_INIT_STD, DCGANDiscriminator, DCGANGenerator, _check_data, _check_latent
-from .utils import GanlibError
+from ..core.models import DCGAN_INIT_STD, DCGANDiscriminator, DCGANGenerator, _check_data, _check_latent
+from ..core.labels import check_labels, is_conditional
+from ..core.zoo import dcgan_widths, no_extra_options, register_models
 
 __all__ = ["ConditionalDCGANGenerator", "ConditionalDCGANDiscriminator", "is_conditional", "check_labels"]
-
-
-def is_conditional(module: nn.Module) -> bool:
-    """True for a network that takes class labels (it has an integer ``num_classes``)."""
-    return isinstance(getattr(module, "num_classes", None), int)
-
-
-def check_labels(y, num_classes: int, n: int | None = None) -> torch.Tensor:
-    """Return ``y`` as int64 labels in ``[0, num_classes)``; a clear error otherwise.
-
-    Parameters
-    ----------
-    y : torch.Tensor
-        ``(B,)`` integer class labels.
-    num_classes : int
-    n : int, optional
-        The batch size ``y`` must have.
-    """
-    if not isinstance(y, torch.Tensor) or y.dim() != 1 or y.is_floating_point() or y.is_complex():
-        raise GanlibError(f"labels must be a 1-D integer tensor, got "
-                          f"{getattr(y, 'dtype', type(y).__name__)} of shape {tuple(getattr(y, 'shape', ()))}")
-    if n is not None and len(y) != n:
-        raise GanlibError(f"expected {n} labels (one per example), got {len(y)}")
-    # The value check reads the labels on the host: done for CPU tensors only, so a conditional model's
-    # forward pass on a GPU never waits for a device-to-host copy (train() checks its labels once).
-    if len(y) and y.device.type == "cpu" and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        raise GanlibError(f"labels must lie in [0, {num_classes}), got [{int(y.min())}, {int(y.max())}]")
-    return y.long()
 
 
 class ConditionalDCGANGenerator(DCGANGenerator):
@@ -99,3 +72,14 @@ class ConditionalDCGANDiscriminator(DCGANDiscriminator):
         y = check_labels(y, self.num_classes, len(x))
         h = self.net[:-1](x)                                                # (B, 2w * 49) features
         return self.net[-1](h).squeeze(1) + (self.embed(y) * h).sum(dim=1)  # (B,) logits
+
+
+def _conditional_pair(*, data_shape: tuple[int, ...], latent_dim: int, **options):
+    g_width, d_width = dcgan_widths(data_shape, options)
+    num_classes = int(options.pop("num_classes", 10))
+    no_extra_options(options, "cdcgan")
+    return (ConditionalDCGANGenerator(latent_dim=latent_dim, width=g_width, num_classes=num_classes),
+            ConditionalDCGANDiscriminator(width=d_width, num_classes=num_classes))
+
+
+register_models("cdcgan", _conditional_pair)

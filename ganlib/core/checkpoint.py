@@ -22,7 +22,7 @@ from typing import BinaryIO, Callable
 
 import torch
 
-from .models import build_models
+from .zoo import build_models
 from .train import Run, TrainConfig, new_run
 from .utils import GanlibError
 

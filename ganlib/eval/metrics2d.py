@@ -28,8 +28,8 @@ import math
 import numpy as np
 import torch
 
-from .data import TOY_STD, grid_means, ring_means
-from .utils import GanlibError
+from ..core.data import TOY_STD, grid_means, ring_means
+from ..core.utils import GanlibError
 
 __all__ = ["nearest_modes", "mode_metrics", "evaluate_points", "HQ_STDS", "PROTOCOL_SAMPLES",
            "TOY_DATASETS"]

@@ -202,3 +202,10 @@ def map_in_threads(fn: Callable, items: Iterable, workers: int | None = None) ->
 def file_sha256(path: str | Path) -> str:
     """Hex SHA-256 of a file's bytes (how ganlib checks the files it ships in ``assets/``)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def check_positive(name: str, value, *, integer: bool = False) -> None:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value <= 0:
+        kind = "integer" if integer else "finite number"
+        raise GanlibError(f"{name} must be a positive {kind}, got {value!r}")

@@ -27,9 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import load_mnist
+from ..core.data import load_mnist
 from .metrics2d import evaluate_points
-from .utils import GanlibError, file_sha256  # file_sha256 re-exported: the scripts import it from here
+from ..core.utils import GanlibError, file_sha256  # file_sha256 re-exported: the scripts import it from here
 
 __all__ = [
     "MNISTClassifier", "load_classifier", "classifier_info", "classifier_split", "heldout_mnist",
@@ -40,7 +40,7 @@ __all__ = [
 
 NUM_CLASSES = 10
 FEATURE_DIM = 128               # width of the penultimate layer the metrics live in
-CLASSIFIER_PATH = Path(__file__).parent / "assets" / "mnist_classifier.pt"
+CLASSIFIER_PATH = Path(__file__).parents[1] / "assets" / "mnist_classifier.pt"
 CLASSIFIER_SHA256 = "04d15856a6a30ca53e2428d26f4cb93b2ef1bb1f023aa8c9a31ac7a7f7e9eb8f"
 CLASSIFIER_SPLIT_SEED = 0       # seeds the stratified train/held-out split of load_mnist()
 HELDOUT_PER_CLASS = 100         # held-out digits per class: 1 000 of the 5 000, never trained on

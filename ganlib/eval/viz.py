@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from matplotlib import animation
 
-from .utils import GanlibError
+from ..core.utils import GanlibError
 
 __all__ = ["image_grid", "show_images", "plot_history", "animate_snapshots", "plot_points",
            "decision_surface", "plot_decision_surface", "animate_decision_surfaces", "show_widget"]

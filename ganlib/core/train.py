@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from .conditional import check_labels, is_conditional
+from .labels import check_labels, is_conditional
 from .losses import GANLoss, LOSSES, get_loss
 from .stopping import stop_check
 from .utils import GanlibError, get_device, rng as seeded

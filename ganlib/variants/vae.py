@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .utils import GanlibError, get_device, rng as seeded
+from ..core.utils import GanlibError, get_device, rng as seeded
 
 __all__ = ["VAE", "kl_to_standard_normal", "elbo", "log_likelihood", "train_vae", "sample", "reconstruct"]
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 from torch import nn
 
-from .utils import GanlibError
+from ..core.utils import GanlibError
 
 __all__ = ["evaluator", "parse_target", "Target", "EVAL_SAMPLES"]
 
@@ -44,7 +44,7 @@ def evaluator(dataset: str, n: int | None = None, *, seed: int = EVAL_SEED) -> C
         ``generator -> dict`` of :func:`ganlib.metrics.evaluate`.
     """
     from .metrics import evaluate  # the classifier is loaded only when quality is measured
-    from .train import sample
+    from ..core.train import sample
 
     if dataset not in EVAL_SAMPLES:
         raise GanlibError(f"unknown dataset {dataset!r}; expected one of {tuple(EVAL_SAMPLES)}")

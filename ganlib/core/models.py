@@ -15,12 +15,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .augment import Translated, check_shift
 from .utils import GanlibError
 
 __all__ = [
     "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator",
-    "init_dcgan_weights", "apply_spectral_norm", "drop_batchnorm", "mlp_hidden_layers", "build_models", "MODELS",
+    "init_dcgan_weights", "apply_spectral_norm", "drop_batchnorm", "mlp_hidden_layers",
     "MNIST_SHAPE",
 ]
 
@@ -256,91 +255,6 @@ def drop_batchnorm(module: nn.Module) -> nn.Module:
             if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 setattr(parent, name, nn.Identity())
     return module
-
-
-# "cdcgan": conditional DCGAN (ganlib.conditional); "-sn": the same pair with a spectrally normalized D
-# "infogan": the InfoGAN pair of ganlib.infogan (noise plus latent codes; D with a Q head)
-MODELS = ("mlp", "dcgan", "cdcgan", "mlp-sn", "dcgan-sn", "cdcgan-sn", "infogan")
-
-
-def build_models(name: str, *, data_shape: Sequence[int] = MNIST_SHAPE, latent_dim: int = 100,
-                 **kwargs) -> tuple[nn.Module, nn.Module]:
-    """Build a ``(generator, discriminator)`` pair by name.
-
-    Parameters
-    ----------
-    name : {"mlp", "dcgan", "cdcgan", "mlp-sn", "dcgan-sn", "cdcgan-sn", "infogan"}
-        ``"cdcgan"``: the conditional DCGAN pair of :mod:`ganlib.conditional` (option ``num_classes``,
-        default 10); ``"-sn"``: the same pair with D spectrally normalized (:func:`apply_spectral_norm`);
-        ``"infogan"``: the pair of :mod:`ganlib.infogan` (options ``num_categories``,
-        ``num_continuous``, ``q_hidden``, widths as for DCGAN; ``latent_dim`` is then the noise size,
-        without the codes: the paper and ``ganlib.infogan.recipe`` use 62).
-    data_shape : sequence of int
-        Shape of one sample; DCGAN only supports ``(1, 28, 28)``.
-    latent_dim : int
-        Size of ``z``.
-    **kwargs
-        ``hidden`` / ``g_hidden`` / ``d_hidden`` / ``out_activation`` for the MLP; ``width`` (or
-        ``g_width`` / ``d_width``) for DCGAN, and for ``"dcgan"`` (and ``"dcgan-sn"``) also
-        ``refine`` (:class:`DCGANGenerator`), ``pack`` (D judges packs of that many digits,
-        :func:`ganlib.remedies.packed_dcgan_discriminator`; 1 = plain D) and ``translate`` (D sees
-        its inputs shifted by up to that many pixels while training, :class:`ganlib.augment.Translated`).
-
-    Returns
-    -------
-    generator, discriminator : nn.Module
-    """
-    data_shape = tuple(int(s) for s in data_shape)
-    if name in ("mlp-sn", "dcgan-sn", "cdcgan-sn"):
-        generator, discriminator = build_models(name[:-3], data_shape=data_shape, latent_dim=latent_dim, **kwargs)
-        return generator, apply_spectral_norm(discriminator)
-    if name == "mlp":
-        hidden = tuple(kwargs.pop("hidden", (128,)))
-        g_hidden = tuple(kwargs.pop("g_hidden", hidden))
-        d_hidden = tuple(kwargs.pop("d_hidden", hidden))
-        default_act = "tanh" if len(data_shape) == 3 else None
-        out_activation = kwargs.pop("out_activation", default_act)
-        _no_extra(kwargs, name)
-        return (MLPGenerator(latent_dim=latent_dim, data_shape=data_shape, hidden=g_hidden,
-                             out_activation=out_activation),
-                MLPDiscriminator(data_shape=data_shape, hidden=d_hidden))
-    if name == "infogan":
-        from .infogan import build_infogan
-
-        return build_infogan(data_shape=data_shape, latent_dim=latent_dim, **kwargs)
-    if name in ("dcgan", "cdcgan"):
-        if data_shape != MNIST_SHAPE:
-            raise GanlibError(f"the DCGAN models are for 28x28 images {MNIST_SHAPE}, not {data_shape}; "
-                              "use --model mlp for 2-D data")
-        width = int(kwargs.pop("width", 64))
-        g_width, d_width = int(kwargs.pop("g_width", width)), int(kwargs.pop("d_width", width))
-        if name == "cdcgan":
-            from .conditional import ConditionalDCGANDiscriminator, ConditionalDCGANGenerator
-
-            num_classes = int(kwargs.pop("num_classes", 10))
-            _no_extra(kwargs, name)
-            return (ConditionalDCGANGenerator(latent_dim=latent_dim, width=g_width, num_classes=num_classes),
-                    ConditionalDCGANDiscriminator(width=d_width, num_classes=num_classes))
-        refine, pack, shift = kwargs.pop("refine", False), kwargs.pop("pack", 1), kwargs.pop("translate", 0)
-        _no_extra(kwargs, name)
-        if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1:
-            raise GanlibError(f"pack must be a positive integer (1 = plain D), got {pack!r}")
-        check_shift(shift, "translate")
-        if pack > 1:
-            from .remedies import packed_dcgan_discriminator
-
-            discriminator = packed_dcgan_discriminator(pack, width=d_width)
-        else:
-            discriminator = DCGANDiscriminator(width=d_width)
-        if shift:
-            discriminator = Translated(discriminator, shift)
-        return DCGANGenerator(latent_dim=latent_dim, width=g_width, refine=refine), discriminator
-    raise GanlibError(f"unknown model {name!r}; expected one of {MODELS}")
-
-
-def _no_extra(kwargs: dict, name: str) -> None:
-    if kwargs:
-        raise GanlibError(f"model {name!r} takes no options {sorted(kwargs)}")
 
 
 def _check_latent(z: torch.Tensor, latent_dim: int) -> None:

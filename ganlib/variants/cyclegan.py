@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .losses import LOSSES, GANLoss, get_loss
-from .models import MLPDiscriminator, mlp_hidden_layers
-from .train import frozen
-from .utils import GanlibError, get_device, rng as seeded
+from ..core.losses import LOSSES, GANLoss, get_loss
+from ..core.models import MLPDiscriminator, mlp_hidden_layers
+from ..core.train import frozen
+from ..core.utils import GanlibError, get_device, rng as seeded
 
 __all__ = ["CycleConfig", "Translator", "CycleGAN", "build_cyclegan", "cycle_loss", "identity_loss",
            "cycle_d_step", "cycle_g_step", "train_cyclegan", "CYCLE_HISTORY_KEYS"]

@@ -14,9 +14,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .losses import LOSSES
-from .train import HISTORY_KEYS, Run
-from .utils import GanlibError
+from ..core.losses import LOSSES
+from ..core.train import HISTORY_KEYS, Run
+from ..core.utils import GanlibError
 
 __all__ = ["diagnose", "Diagnosis", "SEE"]
 
