@@ -11,7 +11,7 @@ Four layers, each a package that imports only those before it:
 The command line (:mod:`ganlib.cli`, :mod:`ganlib.cli_parser`) sits on top. The names below are the public
 API; the modules are also reachable as ``ganlib.<module>`` (``ganlib.infogan``, ``ganlib.metrics``, ...).
 """
-from .core import augment, checkpoint, data, losses, models, recipes, runfolder, stopping, utils, zoo
+from .core import augment, checkpoint, data, download, labels, losses, models, packing, recipes, runfolder, stopping, utils, zoo
 from .core.data import gaussian_1d, grid_means, load_dataset, load_mnist, ring_means, sample_toy
 from .core.losses import LOSSES, get_loss
 from .core.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_dcgan_weights
@@ -25,7 +25,8 @@ from . import check
 __version__ = "0.1.0"
 
 __all__ = [
-    "augment", "checkpoint", "data", "losses", "models", "recipes", "runfolder", "stopping", "utils", "zoo",
+    "augment", "checkpoint", "data", "download", "labels", "losses", "models", "packing", "recipes", "runfolder",
+    "stopping", "utils", "zoo",
     "conditional", "cyclegan", "image2image", "infogan", "remedies", "vae",
     "benchmark2d", "check", "diagnose", "metrics", "metrics2d", "quality", "viz",
     "gaussian_1d", "grid_means", "load_dataset", "load_mnist", "ring_means", "sample_toy",
