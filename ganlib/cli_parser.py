@@ -15,7 +15,7 @@ from .core.data import DATASETS
 from .core.losses import LOSSES
 from .core.zoo import model_names
 from .eval.quality import parse_target
-from .core.train import PRECISIONS
+from .core.config import PRECISIONS
 from .core.utils import GanlibError
 
 __all__ = ["build_parser", "EXIT_CODES", "EXIT_SAVE_FAILED", "PROG"]

@@ -309,7 +309,7 @@ def test_tqdm_disable_switches_the_progress_bar_off(monkeypatch, tiny_config, va
         monkeypatch.delenv("TQDM_DISABLE", raising=False)
     else:
         monkeypatch.setenv("TQDM_DISABLE", value)
-    bar = train_mod._progress_bar(dataclasses.replace(tiny_config, progress=True))
+    bar = importlib.import_module("ganlib.core.engine")._progress_bar(dataclasses.replace(tiny_config, progress=True))
     assert (bar is not None) == shown
     if bar is not None:
         bar.close()

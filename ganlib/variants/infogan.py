@@ -46,7 +46,7 @@ from torch import nn
 from ..core.losses import GANLoss, get_loss
 from ..core.models import LEAKY_SLOPE, MNIST_SHAPE, DCGANDiscriminator, DCGANGenerator, _check_data, _check_latent
 from ..core.stopping import stop_check
-from ..core.train import Run, TrainConfig, TrainingDiverged, _check_data as _check_training_data, _evaluate, frozen, \
+from ..core.train import Run, TrainConfig, TrainingDiverged, check_data as _check_training_data, frozen, \
     sample, start_or_continue
 from ..core.zoo import register_models
 from ..core.utils import GanlibError, rng as seeded
