@@ -59,7 +59,7 @@ def fit(run: Run, steps: Steps, *, callback: Callable[[Run], None] | None = None
     config = run.config
     k = config.d_steps if steps.update_d is not None else 0
     record = _Recorder(run, steps.logged, callback, evaluate, stop_when)
-    stop = stop_check(run.fixed_z.device)
+    stop = stop_check(run.device)
     with record:
         for _ in range(config.num_steps):
             run.stopped_by = stop()
@@ -101,7 +101,7 @@ class _Recorder:
         self.evaluate, self.stop_when = evaluate, stop_when
         for key in logged:  # rows logged before (by another variant's steps) have no value for a new key
             run.history.setdefault(key, [math.nan] * len(run.history["step"]))
-        self.totals = torch.zeros(len(logged), device=run.fixed_z.device)  # running sums, on the device
+        self.totals = torch.zeros(len(logged), device=run.device)  # running sums, on the device
         self.rows = 0
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         self.bar = _progress_bar(run.config) if not distributed or torch.distributed.get_rank() == 0 else None
@@ -141,7 +141,7 @@ class _Recorder:
         self.rows += 1
         if self.bar is not None:
             self.bar.update(1)
-        if config.snapshot_every and run.step % config.snapshot_every == 0:
+        if config.snapshot_every and run.fixed_z is not None and run.step % config.snapshot_every == 0:
             run.snapshots.append((run.step, sample(run.generator, len(run.fixed_z), z=run.fixed_z)))
         if run.step % config.log_every == 0:
             self._log()

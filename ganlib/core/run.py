@@ -37,7 +37,7 @@ class Run:
     opt_d: torch.optim.Optimizer | None
     config: TrainConfig
     rng: torch.Generator                          # the run's own random stream: batches and noise
-    fixed_z: torch.Tensor                         # (num_fixed, latent_dim) noise for snapshots
+    fixed_z: torch.Tensor | None                  # (num_fixed, latent_dim) noise for snapshots; None: none
     step: int = 0                                 # generator updates made so far
     seconds: float = 0.0                          # wall time spent training so far
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
@@ -48,6 +48,11 @@ class Run:
     dataset: str | None = None                    # the training set's name, if it has one
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # kept in its files and on --resume
     stopped_by: str | None = None                 # "SIGTERM", "SIGINT", ... when a signal ended train() early
+
+    @property
+    def device(self) -> torch.device:
+        """Where the run trains: the generator's device."""
+        return next(self.generator.parameters()).device
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [opt for opt in (self.opt_g, self.opt_d) if opt is not None]
