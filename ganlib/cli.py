@@ -172,14 +172,13 @@ def _train_and_save(args, out: Path, run, config, x, labels, dataset: str, main_
         if args.checkpoint_every and r.step % args.checkpoint_every == 0:
             save(r)
 
-    if infogan.is_infogan(run.generator):  # its own loop (the mutual-information term); no labels
-        trainer = infogan.train_infogan
-    else:
-        trainer = functools.partial(train, labels=labels)
+    # InfoGAN's steps add the mutual-information term; it learns its own categories (no labels)
+    variant = infogan.InfoGAN() if infogan.is_infogan(run.generator) else None
     first_step = run.step
     try:
-        run = trainer(run.generator, run.discriminator, x, config, run=run, callback=every,
-                      evaluate=evaluator(dataset) if config.eval_every else None, stop_when=args.target)
+        run = train(run.generator, run.discriminator, x, config, variant=variant, run=run, callback=every,
+                    evaluate=evaluator(dataset) if config.eval_every else None, stop_when=args.target,
+                    labels=None if variant else labels)
     except TrainingDiverged:
         save(run)  # train() rolled the run back to its last finite step: keep that, then report
         raise

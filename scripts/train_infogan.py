@@ -22,7 +22,8 @@ import json
 import torch
 
 from ganlib import load_mnist, seed_everything
-from ganlib.variants.infogan import PRETRAINED_PATH, build_infogan, code_purity, model_spec, recipe, train_infogan
+import ganlib
+from ganlib.variants.infogan import PRETRAINED_PATH, build_infogan, code_purity, model_spec, recipe, InfoGAN
 from ganlib.eval.metrics import file_sha256
 
 STEPS = 12_000        # generator steps: 154 passes over the 5 000 digits at batch 64
@@ -48,7 +49,7 @@ def main() -> None:
     run, trajectory = None, []
     while (run.step if run else 0) < args.steps:
         chunk = dataclasses.replace(plan.config, num_steps=min(args.eval_every, args.steps - (run.step if run else 0)))
-        run = train_infogan(generator, discriminator, x, chunk, run=run, device="cpu")
+        run = ganlib.train(generator, discriminator, x, chunk, variant=InfoGAN(), run=run, device="cpu")
         purity = code_purity(generator, n_per_category=EVAL_SAMPLES)
         trajectory.append({"step": run.step, "seconds": round(run.seconds, 1),
                            "mi_cat": round(run.history["mi_cat"][-1], 4),

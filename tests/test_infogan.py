@@ -14,12 +14,18 @@ from ganlib import build_models, seed_everything
 from ganlib.core.checkpoint import load_generator, restore_run, save_checkpoint
 from ganlib.variants.infogan import (INFO_HISTORY_KEYS, InfoGANDiscriminator, InfoGANGenerator, code_grid, code_purity,
                             info_loss, infogan_d_step, infogan_g_step, make_latent, matched_accuracy, recipe,
-                            sample_codes, train_infogan)
+                            sample_codes)
 from ganlib.core.losses import get_loss
 from ganlib.core.train import HISTORY_KEYS, TrainConfig
 from ganlib.core.utils import GanlibError
 
 B = 8
+
+def _train_infogan(generator, discriminator, data, config, *, lambda_cat=1.0, lambda_cont=1.0, **kwargs):
+    """ganlib.train with the InfoGAN variant (the one training loop)."""
+    return ganlib.train(generator, discriminator, data, config,
+                        variant=ganlib.infogan.InfoGAN(lambda_cat=lambda_cat, lambda_cont=lambda_cont), **kwargs)
+
 
 
 def _pair(seed=0, **kwargs):
@@ -179,7 +185,7 @@ def test_seeded_smoke_run_is_reproducible_and_records_the_info_loss(digits):
     runs = []
     for seed in (0, 0, 1):
         generator, discriminator = _pair()
-        runs.append(train_infogan(generator, discriminator, digits, _config(seed=seed), device="cpu"))
+        runs.append(_train_infogan(generator, discriminator, digits, _config(seed=seed), device="cpu"))
     assert set(runs[0].history) == set(HISTORY_KEYS) | set(INFO_HISTORY_KEYS)
     assert runs[0].history["step"] == [2.0, 4.0]
     assert all(math.isfinite(v) for vals in runs[0].history.values() for v in vals)
@@ -193,9 +199,9 @@ def test_seeded_smoke_run_is_reproducible_and_records_the_info_loss(digits):
 
 def test_checkpoint_round_trip_sample_and_continue(digits, tmp_path):
     generator, discriminator = _pair()
-    straight = train_infogan(generator, discriminator, digits, _config(num_steps=4), device="cpu")
+    straight = _train_infogan(generator, discriminator, digits, _config(num_steps=4), device="cpu")
     g2, d2 = _pair()
-    half = train_infogan(g2, d2, digits, _config(num_steps=2), device="cpu")
+    half = _train_infogan(g2, d2, digits, _config(num_steps=2), device="cpu")
     path = save_checkpoint(tmp_path / "ckpt.pt", half)
     loaded = load_generator(path)
     assert isinstance(loaded, InfoGANGenerator)
@@ -203,7 +209,7 @@ def test_checkpoint_round_trip_sample_and_continue(digits, tmp_path):
     run = restore_run(path, device="cpu")
     assert isinstance(run.discriminator, InfoGANDiscriminator)
     assert set(run.history) == set(HISTORY_KEYS) | set(INFO_HISTORY_KEYS)
-    run = train_infogan(run.generator, run.discriminator, digits, _config(num_steps=2), run=run)
+    run = _train_infogan(run.generator, run.discriminator, digits, _config(num_steps=2), run=run)
     assert _history(run) == _history(straight)  # 2 + 2 steps == 4 steps, bit for bit
     for p, q in zip(run.generator.parameters(), straight.generator.parameters()):
         assert torch.equal(p, q)
@@ -279,17 +285,17 @@ def test_bad_inputs_raise_ganlib_error(digits):
     with pytest.raises(GanlibError, match="only set up for mnist"):
         recipe("ring")
     with pytest.raises(GanlibError, match="InfoGANGenerator"):
-        train_infogan(*build_models("dcgan", width=4), digits, _config())
+        _train_infogan(*build_models("dcgan", width=4), digits, _config())
     with pytest.raises(GanlibError, match="code sizes"):
-        train_infogan(generator, build_models("infogan", width=4, num_categories=5)[1], digits, _config())
+        _train_infogan(generator, build_models("infogan", width=4, num_categories=5)[1], digits, _config())
     with pytest.raises(GanlibError, match="wgan-gp"):
-        train_infogan(generator, discriminator, digits, _config(loss="wgan-gp"))
+        _train_infogan(generator, discriminator, digits, _config(loss="wgan-gp"))
     with pytest.raises(GanlibError, match="rsgan"):
-        train_infogan(generator, discriminator, digits, _config(loss="rsgan"))
+        _train_infogan(generator, discriminator, digits, _config(loss="rsgan"))
     with pytest.raises(GanlibError, match="unroll_steps"):
-        train_infogan(generator, discriminator, digits, _config(unroll_steps=1))
+        _train_infogan(generator, discriminator, digits, _config(unroll_steps=1))
     with pytest.raises(GanlibError, match="lambda_cont"):
-        train_infogan(generator, discriminator, digits, _config(), lambda_cont=float("nan"))
+        _train_infogan(generator, discriminator, digits, _config(), lambda_cont=float("nan"))
     with pytest.raises(GanlibError, match="continuous_index"):
         code_grid(generator, continuous_index=2)
     with pytest.raises(GanlibError, match="InfoGANGenerator"):

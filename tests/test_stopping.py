@@ -15,11 +15,19 @@ import threading
 import pytest
 import torch
 
+import ganlib
+
 from ganlib import infogan
 from ganlib.core.stopping import requested, stop_check, stop_on_signals
 from ganlib.core.train import train
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals (SIGHUP, SIGTERM by kill)")
+
+def _train_infogan(generator, discriminator, data, config, *, lambda_cat=1.0, lambda_cont=1.0, **kwargs):
+    """ganlib.train with the InfoGAN variant (the one training loop)."""
+    return ganlib.train(generator, discriminator, data, config,
+                        variant=ganlib.infogan.InfoGAN(lambda_cat=lambda_cat, lambda_cont=lambda_cont), **kwargs)
+
 
 
 def _send(signum: int) -> None:
@@ -111,7 +119,7 @@ def test_train_infogan_stops_on_a_signal_and_on_keyboard_interrupt():
         return infogan.build_infogan(width=8)
 
     with stop_on_signals():
-        run = infogan.train_infogan(*build(), x, config, callback=_signal_at(3, signal.SIGTERM))
+        run = _train_infogan(*build(), x, config, callback=_signal_at(3, signal.SIGTERM))
     assert (run.step, run.stopped_by) == (3, "SIGTERM") and run.history["step"] == [2, 3]
 
     def interrupt(run):
@@ -119,5 +127,5 @@ def test_train_infogan_stops_on_a_signal_and_on_keyboard_interrupt():
             raise KeyboardInterrupt  # a notebook's "interrupt kernel"
 
     with pytest.warns(UserWarning, match="interrupted at step 4"):
-        run = infogan.train_infogan(*build(), x, config, callback=interrupt)
+        run = _train_infogan(*build(), x, config, callback=interrupt)
     assert (run.step, run.stopped_by) == (4, "SIGINT")

@@ -2,8 +2,8 @@
 
 Holds: :class:`InfoGANGenerator`, :class:`InfoGANDiscriminator` (D and the auxiliary network Q on
 one shared body), :func:`sample_codes`, :func:`make_latent`, :func:`info_loss` (the variational
-mutual-information term L_I), :func:`infogan_d_step` / :func:`infogan_g_step` and :func:`train_infogan`
-(the loop), :func:`code_grid`, :func:`code_class_shares` / :func:`code_purity` /
+mutual-information term L_I), :func:`infogan_d_step` / :func:`infogan_g_step` and :class:`InfoGAN` (the variant
+:func:`ganlib.train` takes), :func:`code_grid`, :func:`code_class_shares` / :func:`code_purity` /
 :func:`matched_accuracy` (does the categorical code pick the digit?), :func:`stroke_moments` /
 :func:`continuous_code_effect` (does a continuous code set a style?), :func:`recipe` (the CPU settings
 the CLI uses for ``--model infogan``) and :func:`load_pretrained` / :func:`pretrained_info` (that recipe
@@ -31,12 +31,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from dataclasses import dataclass
 import json
 import math
-import time
-import warnings
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -45,14 +43,15 @@ from torch import nn
 
 from ..core.losses import GANLoss, get_loss
 from ..core.models import LEAKY_SLOPE, MNIST_SHAPE, DCGANDiscriminator, DCGANGenerator, _check_data, _check_latent
-from ..core.stopping import stop_check
-from ..core.train import Run, TrainConfig, TrainingDiverged, check_data as _check_training_data, frozen, \
-    sample, start_or_continue
+from ..core.engine import Steps
+from ..core.run import Run, check_data, sample
+from ..core.config import TrainConfig
+from ..core.steps import frozen
 from ..core.zoo import register_models
 from ..core.utils import GanlibError, rng as seeded
 
 __all__ = ["InfoGANGenerator", "InfoGANDiscriminator", "sample_codes", "make_latent", "info_loss",
-           "train_infogan", "infogan_d_step", "infogan_g_step", "code_grid", "code_class_shares", "code_purity",
+           "InfoGAN", "infogan_d_step", "infogan_g_step", "code_grid", "code_class_shares", "code_purity",
            "matched_accuracy", "recipe", "is_infogan", "build_infogan", "model_spec", "load_pretrained",
            "pretrained_info", "stroke_moments", "continuous_code_effect", "PRETRAINED_PATH", "PRETRAINED_SHA256",
            "NOISE_DIM", "NUM_CATEGORIES", "NUM_CONTINUOUS", "INFO_HISTORY_KEYS"]
@@ -337,139 +336,67 @@ def infogan_g_step(generator: InfoGANGenerator, discriminator: InfoGANDiscrimina
     return {"g_loss": g_loss.detach(), "info_loss": info.detach()}
 
 
-def train_infogan(generator: InfoGANGenerator, discriminator: InfoGANDiscriminator, data: torch.Tensor,
-                  config: TrainConfig | None = None, *, run: Run | None = None,
-                  lambda_cat: float = LAMBDA_CAT, lambda_cont: float = LAMBDA_CONT,
-                  callback: Callable[[Run], None] | None = None, device: torch.device | str | None = None,
-                  evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
-                  stop_when: Callable[[dict[str, float]], bool] | None = None) -> Run:
-    """Train an InfoGAN pair: the usual GAN game plus the mutual-information term for G and Q.
+@dataclass(frozen=True)
+class InfoGAN:
+    """The InfoGAN variant of :func:`ganlib.train`: ``ganlib.train(G, D, data, config, variant=InfoGAN())``.
 
     Each step: ``config.d_steps`` updates of D *and Q* (the shared body, both heads) on
-    ``loss.d(D(x), D(G(z))) + info_loss(Q(G(z)), c)`` with G's fakes detached; then one update of G on
-    ``loss.g(D(G(z))) + info_loss(Q(G(z)), c)`` with D and Q frozen (as in the authors' code, where
-    the L_I term is in both players' losses). The G step therefore changes no parameter of
-    ``discriminator``, Q's head included; its BatchNorm running statistics move as in
-    :func:`ganlib.g_step`. The history has the keys of :func:`ganlib.train` plus
-    :data:`INFO_HISTORY_KEYS`: ``info_loss`` (the lambda-weighted term, from the D steps) and
-    ``mi_cat`` (log K minus Q's cross-entropy on the categorical code: a lower bound, in nats, on
-    I(c_cat; G(z)), at most log K).
+    ``loss.d(D(x), D(G(z))) + info_loss(Q(G(z)), c)`` with G's fakes detached (:func:`infogan_d_step`);
+    then one update of G on ``loss.g(D(G(z))) + info_loss(Q(G(z)), c)`` with D and Q frozen
+    (:func:`infogan_g_step`; the L_I term is in both players' losses, as in the authors' code). The
+    history has the keys of the plain GAN plus :data:`INFO_HISTORY_KEYS`: ``info_loss`` (the
+    lambda-weighted term, from the D steps) and ``mi_cat`` (log K minus Q's cross-entropy on the
+    categorical code: a lower bound, in nats, on I(c_cat; G(z)), at most log K). The run gets the
+    ``model_spec`` that checkpoints rebuild the pair from.
 
     Parameters
     ----------
-    generator : InfoGANGenerator
-    discriminator : InfoGANDiscriminator
-    data : torch.Tensor
-        Real images ``(N, 1, 28, 28)`` in [-1, 1].
-    config : TrainConfig, optional
-        As for :func:`ganlib.train`; losses with a penalty and ``unroll_steps`` are not supported.
-    run : Run, optional
-        A run to continue (e.g. from :func:`ganlib.checkpoint.restore_run`).
     lambda_cat, lambda_cont : float
         Weights of L_I's categorical and continuous parts.
-    callback : callable, optional
-        ``callback(run)`` after every generator step.
-    device : torch.device or str, optional
-    evaluate : callable, optional
-        ``evaluate(generator) -> {metric: value}`` every ``config.eval_every`` steps and at the end
-        (e.g. ``lambda g: code_purity(g)``).
-    stop_when : callable, optional
-        ``stop_when(metrics) -> bool``: stop at the first evaluation where it holds.
-
-    Returns
-    -------
-    Run
-        With ``model_spec`` set for :func:`ganlib.checkpoint.save_checkpoint`. Stopped early as
-        :func:`ganlib.train` is (``KeyboardInterrupt``, a signal): ``run.stopped_by`` names the signal.
     """
+
+    lambda_cat: float = LAMBDA_CAT
+    lambda_cont: float = LAMBDA_CONT
+
+    name = "infogan"
+    unsupported = frozenset({"unroll_steps", "reuse_fakes", "compile", "bf16", "penalty", "relativistic",
+                             "distributed"})
+
+    def __post_init__(self):
+        info_loss(torch.zeros(1, 1), torch.zeros(1, 1), torch.zeros(1, dtype=torch.long), torch.zeros(1, 1),
+                  lambda_cat=self.lambda_cat, lambda_cont=self.lambda_cont)  # checks the lambdas
+
+    def steps(self, run: Run, data, labels) -> Steps:
+        generator, discriminator = run.generator, run.discriminator
+        _check_pair(generator, discriminator)
+        if labels is not None:
+            raise GanlibError("InfoGAN learns its own categories: it takes no labels=")
+        if run.model_spec is None:
+            run.model_spec = model_spec(generator, discriminator)
+        config, device = run.config, run.device
+        data = check_data(data, generator, config.batch_size).to(device)
+        loss, batch = get_loss(config.loss), config.batch_size
+        lambdas = {"lambda_cat": self.lambda_cat, "lambda_cont": self.lambda_cont}
+
+        def update_d(j: int) -> dict:
+            idx = torch.randint(0, len(data), (batch,), generator=run.rng, device=device)
+            z = torch.randn(batch, generator.latent_dim, generator=run.rng, device=device)
+            return infogan_d_step(generator, discriminator, run.opt_d, data[idx], z, loss, **lambdas)
+
+        def update_g(d_out: dict) -> dict:
+            z = torch.randn(batch, generator.latent_dim, generator=run.rng, device=device)
+            return {"g_loss": infogan_g_step(generator, discriminator, run.opt_g, z, loss, **lambdas)["g_loss"]}
+
+        return Steps(update_d, update_g, ("d_loss", "g_loss", "d_real", "d_fake") + INFO_HISTORY_KEYS)
+
+
+def _check_pair(generator, discriminator) -> None:
     if not isinstance(generator, InfoGANGenerator) or not isinstance(discriminator, InfoGANDiscriminator):
-        raise GanlibError("train_infogan needs an InfoGANGenerator and an InfoGANDiscriminator "
+        raise GanlibError("the InfoGAN variant needs an InfoGANGenerator and an InfoGANDiscriminator "
                           "(build_models('infogan'))")
     if (generator.num_categories, generator.num_continuous) != (discriminator.num_categories,
                                                                 discriminator.num_continuous):
         raise GanlibError("the generator's and the discriminator's code sizes differ")
-    info_loss(torch.zeros(1, 1), torch.zeros(1, 1), torch.zeros(1, dtype=torch.long), torch.zeros(1, 1),
-              lambda_cat=lambda_cat, lambda_cont=lambda_cont)  # checks the lambdas
-    run = start_or_continue(generator, discriminator, config, run, device)
-    config = run.config
-    if run.model_spec is None:
-        run.model_spec = model_spec(generator, discriminator)
-    for key in INFO_HISTORY_KEYS:
-        run.history.setdefault(key, [math.nan] * len(run.history["step"]))  # rows logged before have none
-    loss = get_loss(config.loss)
-    if loss.penalty is not None or loss.g_uses_real:
-        raise GanlibError(f"train_infogan supports the losses without a penalty or real data in G's step, "
-                          f"not {config.loss!r}")
-    if config.unroll_steps or config.lr_decay_end or config.compile or config.precision != "fp32":
-        raise GanlibError("train_infogan does not support unroll_steps, a learning-rate decay, compile or bf16")
-    if stop_when is not None and evaluate is None:
-        raise GanlibError("stop_when needs evaluate=: a target can only be met by measuring quality")
-    if config.eval_every and evaluate is None:
-        raise GanlibError("config.eval_every is set but no evaluate= function was given")
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        raise GanlibError("train_infogan does not support torchrun (DDP) yet")
-    dev = run.fixed_z.device
-    data = _check_training_data(data, generator, config.batch_size).to(dev)
-    batch, latent = config.batch_size, generator.latent_dim
-    lambdas = {"lambda_cat": lambda_cat, "lambda_cont": lambda_cont}
-    totals = torch.zeros(6, device=dev)  # d_loss, g_loss, D(x), D(G(z)), info_loss, mi_cat
-    rows = 0
-    generator.train()
-    discriminator.train()
-    start = time.perf_counter() - run.seconds
-    run.stopped_by, stop = None, stop_check(dev)  # as in ganlib.train: a signal stops it between two steps
-    try:
-        for _ in range(config.num_steps):
-            run.stopped_by = stop()
-            if run.stopped_by:
-                break
-            for _ in range(config.d_steps):  # D and Q
-                idx = torch.randint(0, len(data), (batch,), generator=run.rng, device=dev)
-                z = torch.randn(batch, latent, generator=run.rng, device=dev)
-                d_out = infogan_d_step(generator, discriminator, run.opt_d, data[idx], z, loss, **lambdas)
-            z = torch.randn(batch, latent, generator=run.rng, device=dev)
-            g_out = infogan_g_step(generator, discriminator, run.opt_g, z, loss, **lambdas)
-            totals += torch.stack([d_out["d_loss"], g_out["g_loss"], d_out["d_real"], d_out["d_fake"],
-                                   d_out["info_loss"], d_out["mi_cat"]])
-            rows += 1
-            run.step += 1
-            if config.snapshot_every and run.step % config.snapshot_every == 0:
-                run.snapshots.append((run.step, sample(generator, len(run.fixed_z), z=run.fixed_z)))
-            if run.step % config.log_every == 0:
-                run.seconds = time.perf_counter() - start
-                _log(run, totals, rows)
-                rows = 0
-            if callback is not None:
-                callback(run)
-            if config.eval_every and run.step % config.eval_every == 0:
-                run.seconds = time.perf_counter() - start
-                start += _evaluate(run, evaluate)
-                if stop_when is not None and stop_when(run.evaluations[-1]):
-                    run.target_met = True
-                    break
-    except KeyboardInterrupt:
-        run.stopped_by = "SIGINT"
-        warnings.warn(f"training interrupted at step {run.step}; returning the run so far", stacklevel=2)
-    finally:
-        run.seconds = time.perf_counter() - start
-        generator.train()
-    if rows:
-        _log(run, totals, rows)
-    if evaluate is not None and not run.stopped_by and (not run.evaluations or run.evaluations[-1]["step"] != run.step):
-        _evaluate(run, evaluate)
-    return run
-
-
-def _log(run: Run, totals: torch.Tensor, rows: int) -> None:
-    means = (totals / rows).tolist()
-    totals.zero_()
-    if not all(math.isfinite(m) for m in means):
-        raise TrainingDiverged(f"the InfoGAN losses became NaN or infinite by step {run.step} "
-                               "(try a smaller learning rate)")
-    row = dict(zip(("d_loss", "g_loss", "d_real", "d_fake", "info_loss", "mi_cat"), means),
-               step=run.step, seconds=run.seconds)
-    for key, values in run.history.items():
-        values.append(float(row[key]))
 
 
 def model_spec(generator: InfoGANGenerator, discriminator: InfoGANDiscriminator) -> dict:
