@@ -23,7 +23,8 @@ import torch
 
 from ganlib import load_mnist, seed_everything
 import ganlib
-from ganlib.variants.infogan import PRETRAINED_PATH, build_infogan, code_purity, model_spec, recipe, InfoGAN
+from ganlib.eval.codes import code_purity
+from ganlib.variants.infogan import PRETRAINED_PATH, InfoGAN, build_infogan, model_spec, recipe
 from ganlib.eval.metrics import file_sha256
 
 STEPS = 12_000        # generator steps: 154 passes over the 5 000 digits at batch 64

@@ -12,8 +12,9 @@ import torch
 import ganlib
 from ganlib import build_models, seed_everything
 from ganlib.core.checkpoint import load_generator, restore_run, save_checkpoint
-from ganlib.variants.infogan import (INFO_HISTORY_KEYS, InfoGANDiscriminator, InfoGANGenerator, code_grid, code_purity,
-                            info_loss, infogan_d_step, infogan_g_step, make_latent, matched_accuracy, recipe,
+from ganlib.eval.codes import code_grid, code_purity, matched_accuracy
+from ganlib.variants.infogan import (INFO_HISTORY_KEYS, InfoGANDiscriminator, InfoGANGenerator,
+                            info_loss, infogan_d_step, infogan_g_step, make_latent, recipe,
                             sample_codes)
 from ganlib.core.losses import get_loss
 from ganlib.core.train import HISTORY_KEYS, TrainConfig
@@ -346,7 +347,7 @@ def _blank(n=1):
 
 
 def test_stroke_moments_on_drawn_strokes():
-    from ganlib.variants.infogan import stroke_moments
+    from ganlib.eval.codes import stroke_moments
 
     strokes = _blank(4)
     for i in range(20):                      # "/" : up and to the right (y grows downwards)
@@ -374,7 +375,7 @@ class _BarGenerator(InfoGANGenerator):
 
 
 def test_continuous_code_effect_finds_the_code_that_controls_width():
-    from ganlib.variants.infogan import continuous_code_effect
+    from ganlib.eval.codes import continuous_code_effect
 
     generator = _BarGenerator(width=4)
     width_code = continuous_code_effect(generator, 0, n=4, num_values=5)
