@@ -158,7 +158,7 @@ class Bare:
         self.x_real = data[:b].to(device).contiguous(memory_format=layout)
         self.z = torch.randn(b, self.generator.latent_dim, device=device)
         self.loss = get_loss(plan.config.loss)
-        self.reuse_fakes = plan.config.reuse_fakes  # G's step judges D's fakes, as in ganlib.train
+        self.reuse_fakes = plan.config.speed.reuse_fakes  # G's step judges D's fakes, as in ganlib.train
 
     def run(self, steps: int) -> None:
         g, d = self.generator, self.discriminator

@@ -12,6 +12,7 @@ The command line (:mod:`ganlib.cli`, :mod:`ganlib.cli_parser`) sits on top. The 
 API; the modules are also reachable as ``ganlib.<module>`` (``ganlib.infogan``, ``ganlib.metrics``, ...).
 """
 from .core import augment, checkpoint, data, download, labels, losses, models, packing, recipes, runfolder, stopping, utils, zoo
+from .core.config import LRDecay, Regularization, Speed, with_changes
 from .core.data import gaussian_1d, grid_means, load_dataset, load_mnist, ring_means, sample_toy
 from .core.losses import LOSSES, get_loss
 from .core.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_dcgan_weights
@@ -33,6 +34,7 @@ __all__ = [
     "LOSSES", "get_loss",
     "DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator", "build_models",
     "init_dcgan_weights",
+    "LRDecay", "Regularization", "Speed", "with_changes",
     "Run", "TrainConfig", "TrainingDiverged", "d_step", "g_step", "new_run", "sample", "train",
     "unrolled_g_step",
     "GanlibError", "budget", "get_device", "map_in_threads", "rng", "seed_everything", "seed_offset", "steps",

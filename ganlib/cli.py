@@ -32,6 +32,7 @@ import numpy as np
 from .core import distributed
 
 from .variants import infogan
+from .core.config import with_changes
 from .core.checkpoint import SaveFailed, atomic_write, load_generator, restore_run
 from .cli_parser import EXIT_SAVE_FAILED, PROG, build_parser
 from .core.labels import is_conditional
@@ -85,7 +86,8 @@ def _resumed(args, out: Path, device, progress: bool):
     """The run saved in ``out``, to continue up to ``--steps``; options repeated unchanged are accepted."""
     run = restore_run(out / CHECKPOINT_NAME, device=device)
     saved = {"dataset": run.dataset or "mnist", "model": run.model_spec.get("name"),
-             **{k: getattr(run.config, k) for k in RUN_OPTIONS[2:]}}
+             **{k: getattr(run.config, k) for k in RUN_OPTIONS[2:-2]},
+             "unroll_steps": run.config.regularization.unroll_steps, "seed": run.config.seed}
     changed = [f"--{k.replace('_', '-')} {getattr(args, k)} (saved: {saved[k]})" for k in RUN_OPTIONS
                if getattr(args, k) is not None and getattr(args, k) != saved[k]]
     if changed:
@@ -123,13 +125,13 @@ def _run_settings(args, config, run):
     if args.eval_every is not None:
         config = dataclasses.replace(config, eval_every=args.eval_every)
     if args.precision is not None or args.compile:  # how the steps run, not what they compute
-        config = dataclasses.replace(config, precision=args.precision or config.precision,
-                                     compile=args.compile or config.compile)
-    if config.reuse_fakes and distributed.world_size() > 1:  # not under DDP yet: G runs again in its step
-        config = dataclasses.replace(config, reuse_fakes=False)
+        config = with_changes(config, precision=args.precision or config.speed.precision,
+                              compile=args.compile or config.speed.compile)
+    if config.speed.reuse_fakes and distributed.world_size() > 1:  # not under DDP yet: G runs again in its step
+        config = with_changes(config, reuse_fakes=False)
     if args.target is not None and not config.eval_every:
         raise GanlibError("--target needs --eval-every N: a target can only be met by measuring quality")
-    if config.unroll_steps and (is_conditional(run.generator) or infogan.is_infogan(run.generator)):
+    if config.regularization.unroll_steps and (is_conditional(run.generator) or infogan.is_infogan(run.generator)):
         raise GanlibError("--unroll-steps is not supported for conditional or InfoGAN models yet")  # before any file
     pack = next((m.m for m in run.discriminator.modules() if isinstance(m, Packed)), 1)
     if config.batch_size % pack:

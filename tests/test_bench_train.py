@@ -38,7 +38,7 @@ def test_the_loops_train_the_same_networks_the_same_way(bench):
              bench.Bare(plan, x, torch.device("cpu"))]
     names = [[n for n, _ in loop.generator.named_parameters()] for loop in loops]
     assert names[0] == names[1] == names[2]
-    assert loops[2].reuse_fakes == plan.config.reuse_fakes  # the limit follows ganlib's algorithm
+    assert loops[2].reuse_fakes == plan.config.speed.reuse_fakes  # the limit follows ganlib's algorithm
 
 
 def test_unknown_options_exit_2(bench, capsys):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from pathlib import Path
 import errno
 import os
 import pickle
@@ -10,6 +12,7 @@ import pickle
 import pytest
 import torch
 
+import ganlib
 import ganlib.core.checkpoint
 from ganlib.core.checkpoint import FORMAT_VERSION, SaveFailed, load_checkpoint, load_generator, restore_run, save_checkpoint
 from ganlib.core.train import train
@@ -228,3 +231,25 @@ def test_a_malicious_pickle_is_not_executed(tmp_path, writer):
     # the test really would notice: unpickling the same bytes without weights_only creates the file
     pickle.loads(pickle.dumps(_MakesAMarker(marker))).close()
     assert marker.exists()
+
+
+# --- format 1: checkpoints written before the config's options were nested -----------------------
+
+FORMAT1 = Path(__file__).parent / "data" / "checkpoint_format1.pt"
+
+
+def test_a_format1_checkpoint_still_loads_and_continues(tmp_path):
+    """tests/data/checkpoint_format1.pt was written by ganlib before the redesign (flat config:
+    ``penalty_every=2``, ``lr_decay_start=10``, ...; a 16-unit ring MLP after 20 steps)."""
+    run = restore_run(FORMAT1, device="cpu")
+    config = run.config
+    assert (config.regularization.penalty_every, config.loss) == (2, "ns-r1-0.1")
+    assert (config.lr_decay.start, config.lr_decay.end, config.lr_decay.factor) == (10, 40, 0.5)
+    assert run.step == 20 and run.history["step"] == [5.0, 10.0, 15.0, 20.0]
+    x, _ = ganlib.load_dataset("ring")
+    run = ganlib.train(run.generator, run.discriminator, x, run=run)
+    assert run.step == 40 and all(math.isfinite(v) for v in run.history["g_loss"])
+    assert run.opt_g.param_groups[0]["lr"] == pytest.approx(config.lr_g * config.lr_scale(39))  # set before step 40
+    again = restore_run(save_checkpoint(tmp_path / "new.pt", run), device="cpu")  # written as format 2
+    assert torch.load(tmp_path / "new.pt", weights_only=True)["format_version"] == FORMAT_VERSION == 2
+    assert again.config == run.config

@@ -105,7 +105,7 @@ def test_unrolling_the_mnist_recipe_sets_its_fake_reuse_aside(tmp_path, capsys):
                                     "--batch-size", "8", "--quiet", "--out", tmp_path / "o"], capsys)
     assert code == 0, err
     config = restore_run(tmp_path / "o" / "checkpoint.pt").config
-    assert (config.unroll_steps, config.reuse_fakes) == (1, False)
+    assert (config.regularization.unroll_steps, config.speed.reuse_fakes) == (1, False)
 
 
 def test_mnist_infogan_trains_samples_and_resumes(tmp_path, capsys):
@@ -328,9 +328,9 @@ def test_precision_is_a_run_setting_saved_with_the_run_and_changeable_on_resume(
     out = tmp_path / "o"
     base = ["train", "--dataset", "ring", "--loss", "ns", "--quiet", "--out", out]
     assert main_in_process([*base, "--steps", "4", "--precision", "bf16"], capsys)[0] == 0
-    assert restore_run(out / "checkpoint.pt").config.precision == "bf16"
+    assert restore_run(out / "checkpoint.pt").config.speed.precision == "bf16"
     code, _, err = main_in_process(["train", "--resume", "--steps", "8", "--precision", "fp32", "--quiet",
                                     "--out", out], capsys)
     assert code == 0, err
     run = restore_run(out / "checkpoint.pt")
-    assert (run.step, run.config.precision, run.config.compile) == (8, "fp32", False)
+    assert (run.step, run.config.speed.precision, run.config.speed.compile) == (8, "fp32", False)

@@ -80,7 +80,7 @@ def test_reusing_the_fakes_keeps_their_labels_for_gs_step(digits, tiny_config, m
     forward = type(discriminator).forward
     monkeypatch.setattr(type(discriminator), "forward",
                         lambda self, xx, yy: seen.append(yy.clone()) or forward(self, xx, yy))
-    config = dataclasses.replace(tiny_config, num_steps=3, log_every=3, reuse_fakes=True)
+    config = ganlib.with_changes(tiny_config, num_steps=3, log_every=3, reuse_fakes=True)
     ganlib.train(generator, discriminator, x, config, labels=y, device="cpu")
     assert len(seen) == 3 * 3  # per step: D on real and fake, then D in G's step
     for step in range(3):  # G's step judges the D step's fakes as the classes they were drawn for

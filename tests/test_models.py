@@ -227,7 +227,7 @@ def test_mnist_recipe_pair_survives_a_checkpoint_and_cdcgan_keeps_the_plain_sett
         assert saved.keys() == back.keys() and all(torch.equal(saved[k], back[k]) for k in saved)
     conditional = ganlib.recipes.recipe("mnist", "cdcgan", num_steps=5)
     assert not {"refine", "pack", "translate"} & set(conditional.model) and conditional.config.num_steps == 5
-    assert conditional.config.lr_d == conditional.config.lr_g and not conditional.config.lr_decay_end
+    assert conditional.config.lr_d == conditional.config.lr_g and not conditional.config.lr_decay.end
     ganlib.build_models(**conditional.model)
     with pytest.raises(GanlibError, match="no recipe"):
         ganlib.recipes.recipe("ring", "cdcgan")

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+import ganlib
+
 from ganlib import build_models, seed_everything
 from ganlib.core.losses import get_loss
 from ganlib.core.train import HISTORY_KEYS, TrainConfig, d_step, g_step, new_run, sample, train
@@ -136,13 +138,13 @@ def test_g_step_on_the_d_steps_kept_fakes_equals_running_g_again(name):
 
 def test_reuse_fakes_trains_on_one_noise_batch_and_one_g_forward_a_step(make_models, ring_data, tiny_config,
                                                                          state_copy):
-    config = dataclasses.replace(tiny_config, reuse_fakes=True)
+    config = ganlib.with_changes(tiny_config, reuse_fakes=True)
     calls = {}
     for reuse in (False, True):
         generator, discriminator = make_models()
         calls[reuse] = []
         generator.register_forward_hook(lambda *args, seen=calls[reuse]: seen.append(1))
-        run = train(generator, discriminator, ring_data, dataclasses.replace(config, reuse_fakes=reuse))
+        run = train(generator, discriminator, ring_data, ganlib.with_changes(config, reuse_fakes=reuse))
     assert (len(calls[False]), len(calls[True])) == (2 * config.num_steps, config.num_steps)
     # the same updates by hand: per step a real batch and a noise batch from the run's random stream,
     # and both players' steps on that noise (pytorch/examples' DCGAN loop)
@@ -234,8 +236,8 @@ def test_continuing_with_a_new_learning_rate_uses_it(make_models, ring_data, tin
 
 
 def test_learning_rates_decay_linearly_between_the_two_steps(make_models, ring_data, tiny_config):
-    config = dataclasses.replace(tiny_config, num_steps=10, lr_g=1e-3, lr_d=2e-3, lr_decay_start=4,
-                                 lr_decay_end=8, lr_decay_factor=0.1)
+    config = ganlib.with_changes(tiny_config, num_steps=10, lr_g=1e-3, lr_d=2e-3, lr_decay_start=4, lr_decay_end=8,
+                                 lr_decay_factor=0.1)
     assert [config.lr_scale(s) for s in (0, 4, 6, 8, 20)] == pytest.approx([1, 1, 0.55, 0.1, 0.1])
     generator, discriminator = make_models()
     seen = []
@@ -249,7 +251,7 @@ def test_learning_rates_decay_linearly_between_the_two_steps(make_models, ring_d
 
 def test_a_decayed_run_continued_in_two_calls_equals_one_call(make_models, ring_data, tiny_config, state_copy,
                                                               assert_same_state):
-    config = dataclasses.replace(tiny_config, lr_decay_start=5, lr_decay_end=15, lr_decay_factor=0.01)
+    config = ganlib.with_changes(tiny_config, lr_decay_start=5, lr_decay_end=15, lr_decay_factor=0.01)
     g1, d1 = make_models()
     train(g1, d1, ring_data, config)  # 20 steps
     g2, d2 = make_models()
@@ -270,11 +272,11 @@ def test_lazy_penalty_runs_on_every_kth_d_update_k_times_as_strong(make_models, 
         return discriminator(x_real).sum() * 0 + 1.0  # a constant 1 that is part of D's graph
 
     monkeypatch.setitem(losses.LOSSES, "ns-counted", losses.LOSSES["ns"]._replace(penalty=penalty))
-    config = dataclasses.replace(tiny_config, loss="ns-counted", d_steps=2, penalty_every=3, num_steps=9,
+    config = ganlib.with_changes(tiny_config, loss="ns-counted", d_steps=2, penalty_every=3, num_steps=9,
                                  log_every=1)
     run = train(*make_models(), ring_data, config)
     assert len(calls) == 9 * 2 // 3  # D updates 3, 6, ..., 18 of 18
-    plain = train(*make_models(), ring_data, dataclasses.replace(config, loss="ns", penalty_every=1))
+    plain = train(*make_models(), ring_data, ganlib.with_changes(config, loss="ns", penalty_every=1))
     # The penalty (1, times k = 3) has no gradient, so both runs train alike and differ only in D's logged
     # loss: that of each step's last D update, penalized on steps 3, 6 and 9 (D updates 6, 12 and 18).
     gaps = np.array(run.history["d_loss"]) - np.array(plain.history["d_loss"])
@@ -283,7 +285,7 @@ def test_lazy_penalty_runs_on_every_kth_d_update_k_times_as_strong(make_models, 
 
 def test_a_lazy_penalty_run_continued_in_two_calls_equals_one_call(make_models, ring_data, tiny_config,
                                                                   state_copy, assert_same_state):
-    config = dataclasses.replace(tiny_config, loss="ns-r1", penalty_every=4)
+    config = ganlib.with_changes(tiny_config, loss="ns-r1", penalty_every=4)
     g1, d1 = make_models()
     train(g1, d1, ring_data, config)  # 20 steps
     g2, d2 = make_models()
@@ -554,7 +556,7 @@ def test_compile_gives_the_eager_results_and_keeps_parameter_names(make_models, 
         eager = train(eager_g, eager_d, data, tiny_config, device="cpu")
         generator, discriminator = make_models()
         names = list(generator.state_dict())
-        run = train(generator, discriminator, data, dataclasses.replace(tiny_config, compile=True), device="cpu")
+        run = train(generator, discriminator, data, ganlib.with_changes(tiny_config, compile=True), device="cpu")
         compiled_call = generator._compiled_call_impl
         assert compiled_call is not None and list(generator.state_dict()) == names  # checkpoints are unchanged
         bound = 100 * tiny_config.num_steps * tiny_config.lr_g * tiny_config.batch_size * torch.finfo(torch.float64).eps
@@ -575,7 +577,7 @@ def test_bf16_autocast_trains_close_to_float32_and_keeps_float32_weights(make_mo
     one = dataclasses.replace(tiny_config, num_steps=1, log_every=1)
     full = train(*make_models(), ring_data, one, device="cpu")
     generator, discriminator = make_models()
-    half = train(generator, discriminator, ring_data, dataclasses.replace(one, precision="bf16"), device="cpu")
+    half = train(generator, discriminator, ring_data, ganlib.with_changes(one, precision="bf16"), device="cpu")
     assert all(p.dtype == torch.float32 for p in generator.parameters())
     assert all(p.grad is None or p.grad.dtype == torch.float32 for p in discriminator.parameters())
     gap, loss = abs(half.history["d_loss"][0] - full.history["d_loss"][0]), full.history["d_loss"][0]

@@ -12,6 +12,8 @@ import dataclasses
 
 import pytest
 import torch
+
+import ganlib
 import torch.nn.functional as F
 from torch import nn
 
@@ -209,7 +211,7 @@ def test_unrolled_g_step_works_before_d_has_ever_stepped():
 # --- the training loop ------------------------------------------------------------------------
 
 def test_k0_is_bit_identical_to_the_plain_alternation_of_d_step_and_g_step(make_models, ring_data, tiny_config):
-    config = dataclasses.replace(tiny_config, unroll_steps=0, num_steps=7, log_every=3)
+    config = ganlib.with_changes(tiny_config, unroll_steps=0, num_steps=7, log_every=3)
     generator, discriminator = make_models()
     run = train(generator, discriminator, ring_data, config, device="cpu")
     # the same loop written out with the public steps and the run's random stream
@@ -234,13 +236,13 @@ def test_training_with_unrolling_runs_and_differs_from_k0(make_models, ring_data
     g0, d0 = make_models()
     train(g0, d0, ring_data, config, device="cpu")
     g1, d1 = make_models()
-    unrolled = train(g1, d1, ring_data, dataclasses.replace(config, unroll_steps=2), device="cpu")
+    unrolled = train(g1, d1, ring_data, ganlib.with_changes(config, unroll_steps=2), device="cpu")
     assert len(unrolled.history["g_loss"]) == 2
     assert all(torch.isfinite(torch.tensor(v)).all() for v in unrolled.history.values())
     assert any(not torch.equal(p, q) for p, q in zip(g0.parameters(), g1.parameters()))
     # and it is reproducible
     g2, d2 = make_models()
-    again = train(g2, d2, ring_data, dataclasses.replace(config, unroll_steps=2), device="cpu")
+    again = train(g2, d2, ring_data, ganlib.with_changes(config, unroll_steps=2), device="cpu")
     assert all(torch.equal(p, q) for p, q in zip(g1.parameters(), g2.parameters()))
     assert again.history["g_loss"] == unrolled.history["g_loss"]
 
@@ -248,7 +250,7 @@ def test_training_with_unrolling_runs_and_differs_from_k0(make_models, ring_data
 def test_training_with_unrolling_a_dcgan_pair(mnist):
     seed_everything(0)
     generator, discriminator = build_models("dcgan", latent_dim=8, width=4)
-    config = TrainConfig(num_steps=2, batch_size=8, log_every=1, unroll_steps=2, progress=False)
+    config = TrainConfig(num_steps=2, batch_size=8, log_every=1, progress=False, regularization=ganlib.Regularization(unroll_steps=2))
     d_before = copy.deepcopy(discriminator.state_dict())
     run = train(generator, discriminator, mnist[0][:64], config, device="cpu")
     assert len(run.history["g_loss"]) == 2
@@ -260,7 +262,7 @@ def test_training_with_unrolling_a_dcgan_pair(mnist):
 @pytest.mark.parametrize("value", [-1, 1.5, True, "3"])
 def test_train_config_rejects_bad_unroll_steps(value):
     with pytest.raises(GanlibError, match="unroll_steps"):
-        TrainConfig(unroll_steps=value)
+        TrainConfig(regularization=ganlib.Regularization(unroll_steps=value))
 
 
 def test_train_config_default_is_no_unrolling():
@@ -291,13 +293,12 @@ def test_unrolled_g_step_rejects_bad_arguments():
 
 def test_unrolling_is_refused_with_a_penalty_loss_or_a_conditional_pair(tiny_config, mnist):
     with pytest.raises(GanlibError, match="unroll_steps"):  # refused by the config itself
-        dataclasses.replace(tiny_config, loss="wgan-gp", unroll_steps=1)
+        ganlib.with_changes(tiny_config, loss="wgan-gp", unroll_steps=1)
     seed_everything(0)
     generator, discriminator = build_models("cdcgan", latent_dim=4, width=4)
     x, y = mnist
     with pytest.raises(GanlibError, match="conditional"):
-        train(generator, discriminator, x[:64], TrainConfig(num_steps=1, batch_size=8, unroll_steps=1,
-                                                             progress=False), labels=y[:64], device="cpu")
+        train(generator, discriminator, x[:64], TrainConfig(num_steps=1, batch_size=8, progress=False, regularization=ganlib.Regularization(unroll_steps=1)), labels=y[:64], device="cpu")
 
 
 def test_cli_unroll_steps_reaches_the_config(tmp_path, capsys):

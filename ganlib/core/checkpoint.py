@@ -30,7 +30,8 @@ __all__ = ["save_checkpoint", "atomic_write", "SaveFailed", "load_checkpoint", "
            "FORMAT_VERSION"]
 
 #: The layout version written into every checkpoint; loading refuses other versions.
-FORMAT_VERSION = 1  # bump when the layout below changes
+FORMAT_VERSION = 2  # bump when the layout below changes (2: the config's nested options)
+READABLE_VERSIONS = (1, 2)  # 1: the same, with the config's options flat (TrainConfig.from_dict reads both)
 REQUIRED_KEYS = ("format_version", "model_spec", "generator", "discriminator", "opt_g", "opt_d",
                  "step", "seconds", "rng_state", "fixed_z", "config", "history")
 
@@ -166,9 +167,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
                           "it may be truncated, corrupted or not a checkpoint") from None
     if not isinstance(state, dict) or "format_version" not in state:
         raise GanlibError(f"{path} is not a ganlib checkpoint (no format_version)")
-    if state["format_version"] != FORMAT_VERSION:
+    if state["format_version"] not in READABLE_VERSIONS:
         raise GanlibError(f"{path} has checkpoint format {state['format_version']!r}; "
-                          f"this ganlib reads format {FORMAT_VERSION}")
+                          f"this ganlib reads formats {', '.join(map(str, READABLE_VERSIONS))}")
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise GanlibError(f"{path} is missing {missing}")
@@ -190,7 +191,7 @@ def restore_run(path: str | os.PathLike, device: torch.device | str | None = Non
     """Rebuild a :class:`Run` from a checkpoint, ready to continue with :func:`ganlib.train`."""
     state = load_checkpoint(path)
     generator, discriminator = _build(state)
-    config = TrainConfig(**{**state["config"], "betas": tuple(state["config"]["betas"])})
+    config = TrainConfig.from_dict(state["config"])
     run = new_run(generator, discriminator, config, torch.device(device) if device else None)
     run.opt_g.load_state_dict(state["opt_g"])
     run.opt_d.load_state_dict(state["opt_d"])

@@ -65,7 +65,7 @@ def fit(run: Run, steps: Steps, *, callback: Callable[[Run], None] | None = None
             run.stopped_by = stop()
             if run.stopped_by:
                 break
-            if config.lr_decay_end and run.step >= config.lr_decay_start:
+            if config.lr_decay.end and run.step >= config.lr_decay.start:
                 set_learning_rates(run)
             d_out = {}
             for j in range(k):  # (1) update D, k times

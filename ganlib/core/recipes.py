@@ -7,10 +7,9 @@ cannot drift apart. It does not hold the loop or the models.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import NamedTuple
 
-from .train import TrainConfig
+from .config import LRDecay, Regularization, TrainConfig, with_changes
 from .utils import GanlibError
 
 __all__ = ["Recipe", "RECIPES", "PLAIN_DCGAN", "recipe"]
@@ -32,8 +31,9 @@ PLAIN_DCGAN = Recipe(model={"name": "dcgan", "data_shape": (1, 28, 28), "latent_
                      config=TrainConfig(num_steps=1500, batch_size=64, lr_g=1e-3, lr_d=1e-3, loss="ns",
                                         log_every=50))
 _TOY_MODEL = {"name": "mlp", "data_shape": (2,), "latent_dim": 4, "hidden": (128, 128, 128)}
-_TOY_CONFIG = TrainConfig(num_steps=32_000, batch_size=256, lr_g=1e-3, lr_d=2e-3, loss="ns-r1-0.1", penalty_every=4,
-                          lr_decay_start=16_000, lr_decay_end=32_000, lr_decay_factor=0.01, log_every=100)
+_TOY_CONFIG = TrainConfig(num_steps=32_000, batch_size=256, lr_g=1e-3, lr_d=2e-3, loss="ns-r1-0.1", log_every=100,
+                          regularization=Regularization(penalty_every=4),
+                          lr_decay=LRDecay(start=16_000, end=32_000, factor=0.01))
 
 #: The recipes by ``(dataset, model)``, for ``("mnist", "dcgan")``, ``("mnist", "mlp")``,
 #: ``("ring", "mlp")`` and ``("grid", "mlp")``; read one with :func:`recipe`.
@@ -53,8 +53,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     # with G's step on fresh noise: 0.711 +- 0.006, 0.065 +- 0.004, 4 of 5, ~2.5 min.
     ("mnist", "dcgan"): Recipe(
         model={**PLAIN_DCGAN.model, "latent_dim": 32, "refine": True, "pack": 2, "translate": 2},
-        config=dataclasses.replace(PLAIN_DCGAN.config, num_steps=3600, lr_d=2e-3, lr_decay_start=2200,
-                                   lr_decay_end=3600, lr_decay_factor=0.1, reuse_fakes=True)),
+        config=with_changes(PLAIN_DCGAN.config, num_steps=3600, lr_d=2e-3, lr_decay_start=2200,
+                            lr_decay_end=3600, lr_decay_factor=0.1, reuse_fakes=True)),
     # The source article's MLP (one hidden layer of 128) with its 10 000 iterations of 64 images.
     ("mnist", "mlp"): Recipe(
         model={"name": "mlp", "data_shape": (1, 28, 28), "latent_dim": 100, "hidden": (128,)},
@@ -105,14 +105,14 @@ def recipe(dataset: str, model: str | None = None, **config_changes) -> Recipe:
     model = model or ("dcgan" if dataset == "mnist" else "mlp")
     if model == "cdcgan":  # the conditional pair trains with the plain DCGAN settings (not tuned separately)
         recipe(dataset, "dcgan")  # the same error for a dataset without a DCGAN recipe
-        return Recipe({**PLAIN_DCGAN.model, "name": model}, dataclasses.replace(PLAIN_DCGAN.config, **config_changes))
+        return Recipe({**PLAIN_DCGAN.model, "name": model}, with_changes(PLAIN_DCGAN.config, **config_changes))
     if isinstance(model, str) and model.endswith("-sn"):
         base = recipe(dataset, model[:-3])
         changes = {"loss": "hinge", **config_changes}
-        return Recipe({**base.model, "name": model}, dataclasses.replace(base.config, **changes))
+        return Recipe({**base.model, "name": model}, with_changes(base.config, **changes))
     try:
         found = RECIPES[(dataset, model)]
     except KeyError:
         known = ", ".join(f"{d}/{m}" for d, m in RECIPES)
         raise GanlibError(f"no recipe for dataset {dataset!r} with model {model!r}; known: {known}") from None
-    return Recipe(dict(found.model), dataclasses.replace(found.config, **config_changes))
+    return Recipe(dict(found.model), with_changes(found.config, **config_changes))

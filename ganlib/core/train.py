@@ -21,7 +21,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .config import Context, TrainConfig, check_options
+from .config import TrainConfig
+from .options import Context, check_options
 from .engine import Steps, fit
 from .labels import check_labels, is_conditional
 from .losses import get_loss
@@ -117,13 +118,13 @@ GAN = _PlainGAN()
 
 def prepare_pair(run: Run, data) -> torch.Tensor:
     """``data`` checked and on the run's device; images and networks in channels-last layout (the same
-    numbers, faster convolutions); with ``config.compile``, both networks compiled (once, in place)."""
+    numbers, faster convolutions); with ``config.speed.compile``, both networks compiled (once, in place)."""
     data = check_data(data, run.generator, run.config.batch_size).to(run.fixed_z.device)
     if data.dim() == 4:
         data = data.contiguous(memory_format=torch.channels_last)
         run.generator.to(memory_format=torch.channels_last)
         run.discriminator.to(memory_format=torch.channels_last)
-    if run.config.compile:
+    if run.config.speed.compile:
         for module in (run.generator, run.discriminator):
             if getattr(module, "_compiled_call_impl", None) is None:  # parameter names stay as they are
                 module.compile()
@@ -141,9 +142,9 @@ def _players(run: Run):
         rank, world = 0, 1
         update_d = functools.partial(d_step, generator, discriminator)
         update_g = functools.partial(g_step, generator, discriminator)
-    if run.config.unroll_steps:
+    if run.config.regularization.unroll_steps:
         update_g = functools.partial(unrolled_g_step, generator, discriminator, opt_d=run.opt_d,
-                                     unroll_steps=run.config.unroll_steps)
+                                     unroll_steps=run.config.regularization.unroll_steps)
     return update_d, update_g, rank, world
 
 
@@ -167,9 +168,9 @@ def gan_steps(run: Run, data, labels) -> Steps:
     data = prepare_pair(run, data)
     labels = _check_pair_labels(run.generator, labels, data)
     update_d, update_g, rank, world = _players(run)
-    plain, penalized = _lazy_losses(loss, config.penalty_every)
+    plain, penalized = _lazy_losses(loss, config.regularization.penalty_every)
     autocast = (functools.partial(torch.autocast, device.type, dtype=torch.bfloat16)
-                if config.precision == "bf16" else contextlib.nullcontext)  # weights, losses stay float32
+                if config.speed.precision == "bf16" else contextlib.nullcontext)  # weights, losses stay float32
     b = config.batch_size
     idx_all = torch.empty(world * b, dtype=torch.long, device=device)
     z_all = torch.empty(world * b, run.fixed_z.shape[1], device=device)
@@ -178,8 +179,8 @@ def gan_steps(run: Run, data, labels) -> Steps:
                          memory_format=torch.channels_last if data.dim() == 4 else torch.contiguous_format)
     y_real, y_fake = torch.empty(b, dtype=torch.long, device=device), torch.empty(b, dtype=torch.long, device=device)
     cond = {} if labels is None else {"y_real": y_real, "y_fake": y_fake}
-    g_real = {"x_real": x_real} if loss.g_uses_real or config.unroll_steps else {}
-    keep = {"keep_fakes": True} if config.reuse_fakes else {}
+    g_real = {"x_real": x_real} if loss.g_uses_real or config.regularization.unroll_steps else {}
+    keep = {"keep_fakes": True} if config.speed.reuse_fakes else {}
 
     def draw_real():
         idx_all.random_(0, len(data), generator=run.rng)
@@ -195,7 +196,7 @@ def gan_steps(run: Run, data, labels) -> Steps:
     def update_discriminator(j: int) -> dict:
         draw_real()
         draw_noise()
-        lazy = (run.step * config.d_steps + j + 1) % config.penalty_every  # from the step count: resumes exactly
+        lazy = (run.step * config.d_steps + j + 1) % config.regularization.penalty_every  # from the step count: resumes exactly
         with autocast():
             return update_d(run.opt_d, x_real, z, plain if lazy else penalized, rng=run.rng, **cond, **keep)
 

@@ -28,7 +28,6 @@ giving a value for MNIST; the authors' MNIST launcher uses ``info_reg_coeff=1.0`
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..core.config import TrainConfig
+from ..core.config import TrainConfig, with_changes
 from ..core.engine import Steps
 from ..core.losses import GANLoss, get_loss
 from ..core.models import MNIST_SHAPE
@@ -294,4 +293,4 @@ def recipe(dataset: str = "mnist", **config_changes):
     # (its record ships beside the pretrained generator) and by chapter 6.
     config = TrainConfig(num_steps=2500, batch_size=64, lr_g=1e-3, lr_d=2e-4, loss="ns", log_every=50)
     return Recipe({"name": "infogan", "data_shape": MNIST_SHAPE, "latent_dim": NOISE_DIM, "width": 32},
-                  dataclasses.replace(config, **config_changes))
+                  with_changes(config, **config_changes))
