@@ -23,7 +23,7 @@ import torch
 
 from ganlib import load_mnist, seed_everything
 from ganlib.variants.infogan import PRETRAINED_PATH, build_infogan, code_purity, model_spec, recipe, train_infogan
-from ganlib.eval.metrics import file_sha256
+from ganlib.core.utils import file_sha256
 
 STEPS = 12_000        # generator steps: 154 passes over the 5 000 digits at batch 64
 EVAL_EVERY = 1000     # steps between code_purity measurements (for the record)
