@@ -4,8 +4,8 @@ Holds: one function per sub-command, and :func:`main`, which reads the arguments
 (:mod:`ganlib.cli_parser`) and turns every outcome into an exit status
 (:data:`~ganlib.cli_parser.EXIT_CODES`) and, for a failure, one line on stderr (argparse style),
 never a traceback. It does not hold training or metric code: it calls :mod:`ganlib`. ``train``
-holds its output folder's lock while it runs (:mod:`ganlib.runfolder`) and, on SIGTERM, SIGHUP or
-Ctrl-C, finishes the step, saves and exits with 128 + the signal (:mod:`ganlib.stopping`).
+holds its output folder's lock while it runs (:mod:`ganlib.core.runfolder`) and, on SIGTERM, SIGHUP or
+Ctrl-C, finishes the step, saves and exits with 128 + the signal (:mod:`ganlib.core.stopping`).
 
 ::
 
@@ -55,7 +55,7 @@ RUN_OPTIONS = ("dataset", "model", "loss", "batch_size", "lr_g", "lr_d", "d_step
 def cmd_train(args) -> int:
     """Train from the recipe (or resume a run), saving the checkpoint and history in ``--out``.
 
-    Under ``torchrun`` every process trains the same model data-parallel (:mod:`ganlib.distributed`);
+    Under ``torchrun`` every process trains the same model data-parallel (:mod:`ganlib.core.distributed`);
     rank 0 alone locks the folder, writes the files and prints. SIGTERM, SIGHUP and Ctrl-C stop the
     run after its current step (on every rank at the same step); it is saved, and the exit status is
     128 + the signal's number.
@@ -221,7 +221,7 @@ def cmd_sample(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    """Print :func:`ganlib.metrics.evaluate` of the samples as one JSON object."""
+    """Print :func:`ganlib.eval.metrics.evaluate` of the samples as one JSON object."""
     from .eval.metrics import evaluate  # loads the classifier only when asked
 
     path = Path(args.samples)

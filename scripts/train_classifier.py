@@ -4,12 +4,12 @@ Usage::
 
     python scripts/train_classifier.py [--threads 1]   # about 2 min on a 2-core CPU
 
-Trains :class:`ganlib.eval.metrics.MNISTClassifier` on the 4 000 training digits of
-:func:`ganlib.eval.metrics.classifier_split` (random shifts of up to 2 px, plus outlier exposure: noise,
+Trains :class:`ganlib.eval.classifier.MNISTClassifier` on the 4 000 training digits of
+:func:`ganlib.eval.classifier.classifier_split` (random shifts of up to 2 px, plus outlier exposure: noise,
 blobs, flat greys and pixel-shuffled digits are trained towards a flat softmax), reports its
 accuracy on the 1 000 held-out digits, and writes ``mnist_classifier.pt`` (a state_dict) and
 ``mnist_classifier.json`` (accuracy, seeds, SHA-256, held-out indices). Then set
-``CLASSIFIER_SHA256`` in ganlib/metrics.py to the printed hash. The same seed, thread count and
+``CLASSIFIER_SHA256`` in ganlib/eval/classifier.py to the printed hash. The same seed, thread count and
 torch build give the same bytes; other machines may differ in the last bits.
 """
 
@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from ganlib import load_mnist, seed_everything
-from ganlib.eval.metrics import (CLASSIFIER_PATH, CLASSIFIER_SPLIT_SEED, MNISTClassifier,
-                            classifier_split, file_sha256)
+from ganlib.core.utils import file_sha256
+from ganlib.eval.classifier import CLASSIFIER_PATH, CLASSIFIER_SPLIT_SEED, MNISTClassifier, classifier_split
 
 EPOCHS = 30          # passes over the 4 000 training digits
 BATCH_SIZE = 64

@@ -25,7 +25,7 @@ from ganlib import load_mnist, seed_everything
 import ganlib
 from ganlib.eval.codes import code_purity
 from ganlib.variants.infogan import PRETRAINED_PATH, InfoGAN, build_infogan, model_spec, recipe
-from ganlib.eval.metrics import file_sha256
+from ganlib.core.utils import file_sha256
 
 STEPS = 12_000        # generator steps: 154 passes over the 5 000 digits at batch 64
 EVAL_EVERY = 1000     # steps between code_purity measurements (for the record)

@@ -1,4 +1,4 @@
-"""Tests for ganlib.metrics: the bundled MNIST classifier and the image metrics built on it."""
+"""Tests for ganlib.metrics: the bundled MNIST classifier (ganlib.eval.classifier) and the image metrics built on it."""
 
 import math
 import shutil
@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from ganlib import metrics
+from ganlib.eval import classifier
 from ganlib.eval.metrics import (CLASSIFIER_PATH, CLASSIFIER_SHA256, MIN_SAMPLES, class_coverage,
                             class_kl, classifier_info, classifier_split, evaluate, evaluate_images,
                             frechet_distance, inception_score, kid, load_classifier, mnist_features,
@@ -20,7 +21,7 @@ MAX_WEIGHTS_BYTES = 1_000_000  # the weights ship inside the package: keep them 
 @pytest.fixture(scope="module")
 def mnist():
     """All 5 000 offline digits, labels, and the classifier's train / held-out indices (parsed once)."""
-    return metrics._split_mnist()
+    return classifier._split_mnist()
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def test_corrupt_weights_raise_a_clear_error(tmp_path, monkeypatch):
     copy.write_bytes(bytes(data))
     with pytest.raises(GanlibError, match=r"SHA-256.*python scripts/train_classifier\.py"):
         load_classifier(copy, sha256=CLASSIFIER_SHA256)
-    monkeypatch.setattr(metrics, "CLASSIFIER_PATH", copy)  # the bundled route checks too
+    monkeypatch.setattr(classifier, "CLASSIFIER_PATH", copy)  # the bundled route checks too
     with pytest.raises(GanlibError, match="SHA-256"):
         load_classifier()
     with pytest.raises(GanlibError, match="not found"):

@@ -3,10 +3,12 @@
 Holds: :func:`save_checkpoint` (atomic: temporary file, fsync, rename; a write that fails, e.g. on a
 full disk, raises :class:`SaveFailed` and leaves the file there before unchanged), :func:`load_checkpoint`
 (``weights_only=True``: a checkpoint can hold tensors and plain data, never code),
-:func:`restore_run` and :func:`load_generator`. It does not hold the loop or the models' code.
+:func:`restore_run` and :func:`load_generator`; and :func:`load_checked_state`, which loads weights
+shipped with ganlib (the bundled classifier, the pretrained InfoGAN) after checking their SHA-256. It
+does not hold the loop or the models' code.
 
 A checkpoint is a dict with ``format_version`` (:data:`FORMAT_VERSION`), the model spec (how
-:func:`ganlib.models.build_models` rebuilds the networks), both state dicts, both optimizer states,
+:func:`ganlib.core.zoo.build_models` rebuilds the networks), both state dicts, both optimizer states,
 the step, the run's random-stream state, the fixed noise, the config, the history and the run id.
 """
 
@@ -24,10 +26,10 @@ import torch
 
 from .zoo import build_models
 from .train import Run, TrainConfig, new_run
-from .utils import GanlibError
+from .utils import GanlibError, file_sha256
 
 __all__ = ["save_checkpoint", "atomic_write", "SaveFailed", "load_checkpoint", "restore_run", "load_generator",
-           "FORMAT_VERSION"]
+           "load_checked_state", "FORMAT_VERSION"]
 
 #: The layout version written into every checkpoint; loading refuses other versions.
 FORMAT_VERSION = 2  # bump when the layout below changes (2: the config's nested options)
@@ -209,3 +211,33 @@ def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu") 
     """Load only the generator of a checkpoint, in evaluation mode, for sampling."""
     generator, _ = _build(load_checkpoint(path))
     return generator.to(device).eval()
+
+
+def load_checked_state(path: str | os.PathLike, sha256: str | None, *, what: str, retrain: str) -> dict:
+    """Load a state_dict saved at ``path`` (``weights_only``) after checking the file's SHA-256.
+
+    For weights shipped with ganlib: the bundled classifier (:func:`ganlib.eval.classifier.load_classifier`)
+    and the pretrained InfoGAN (:func:`ganlib.variants.infogan.load_pretrained`).
+
+    Parameters
+    ----------
+    path : str or Path
+    sha256 : str or None
+        The expected hex digest; ``None`` skips the check.
+    what : str
+        What the file holds, for the messages (e.g. ``"classifier weights"``).
+    retrain : str
+        The command that regenerates the file, for the messages.
+
+    Returns
+    -------
+    dict
+        The state_dict, on the CPU.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GanlibError(f"{what} not found at {path}; regenerate them with {retrain}")
+    if sha256 is not None and (got := file_sha256(path)) != sha256:
+        raise GanlibError(f"{what} {path} have SHA-256 {got[:12]}..., expected {sha256[:12]}...: "
+                          f"corrupt or stale; reinstall ganlib or regenerate with {retrain}")
+    return torch.load(path, map_location="cpu", weights_only=True)

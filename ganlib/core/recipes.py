@@ -1,8 +1,9 @@
 """Recommended recipes: the model and training settings the book and the CLI use by default.
 
-Holds: :data:`RECIPES` and :func:`recipe`. A recipe is chosen by measurement (the numbers are in
-the book's chapters and in ``benchmarks/``) and lives here once, so the CLI and the chapters
-cannot drift apart. It does not hold the loop or the models.
+Holds: :data:`RECIPES` and :func:`recipe`. A recipe is chosen by measurement and lives here once, so
+the CLI and the chapters cannot drift apart. The comments say why each setting is there; the numbers
+are in the README (from ``benchmarks/mnist_recipe.py`` and ``benchmarks/toy_recipes.py``) and in
+``benchmarks/results/NOTES.md``. It does not hold the loop or the models.
 """
 
 from __future__ import annotations
@@ -40,17 +41,15 @@ _TOY_CONFIG = TrainConfig(num_steps=32_000, batch_size=256, lr_g=1e-3, lr_d=2e-3
 #:
 #: :meta hide-value:
 RECIPES: dict[tuple[str, str], Recipe] = {
-    # DCGAN on the 5 000 offline digits, chosen by measurement (2 000 samples, ganlib.metrics; the table
-    # over five seeds and what each addition did are in the README, from `benchmarks/mnist_recipe.py`).
-    # The plain pair (`PLAIN_DCGAN` above) plateaus at ~0.65-0.67 confidently classified samples with
-    # its rarest digit at 4-5 %; lr 2e-4 was at 0.57, D without BatchNorm at 0.36, EMA of G,
-    # minibatch-std and a twice-as-wide G gained <= 0.01. The recipe adds: D packed by two (PacGAN) and a
-    # 32-number z, for class balance; D's inputs shifted by up to 2 px (DiffAugment), since D can learn
-    # 5 000 digits by heart; G drawing at 28x28 with a 3x3 convolution (`refine`); D's learning rate
-    # twice G's; both decaying to a tenth over the last 1 400 steps; and, for speed, G's step judging the
-    # D step's fakes (reuse_fakes: one forward pass of G fewer a step). Over seeds 0-4: 0.712 +- 0.002
-    # confident, rarest digit 0.057 +- 0.001, target (0.70 and 5 %) met 5 of 5, ~1.9 min on a 2-core CPU;
-    # with G's step on fresh noise: 0.711 +- 0.006, 0.065 +- 0.004, 4 of 5, ~2.5 min.
+    # DCGAN on the 5 000 offline digits. The plain pair (`PLAIN_DCGAN`) plateaus short of the target (70 %
+    # confidently classified samples, every digit >= 5 %); each addition is there for one reason: D packed by
+    # two (PacGAN) and a 32-number z, for class balance; D's inputs shifted by up to 2 px (DiffAugment), since
+    # D can learn 5 000 digits by heart; G drawing at 28x28 with a 3x3 convolution (`refine`), so that no
+    # digit becomes rare; D's learning rate twice G's, which raised the share of confident samples; both
+    # decaying to a tenth over the last 1 400 steps, which holds the gains instead of letting them drift back;
+    # and, for speed, G's step judging the D step's fakes (reuse_fakes: one forward pass of G fewer a step,
+    # the same quality within the spread over seeds). Measured in benchmarks/mnist_recipe.py (README); what
+    # did not help is in benchmarks/results/NOTES.md.
     ("mnist", "dcgan"): Recipe(
         model={**PLAIN_DCGAN.model, "latent_dim": 32, "refine": True, "pack": 2, "translate": 2},
         config=with_changes(PLAIN_DCGAN.config, num_steps=3600, lr_d=2e-3, lr_decay_start=2200,
@@ -60,23 +59,15 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         model={"name": "mlp", "data_shape": (1, 28, 28), "latent_dim": 100, "hidden": (128,)},
         config=TrainConfig(num_steps=10_000, batch_size=64, lr_g=2e-4, lr_d=2e-4, loss="ns",
                            log_every=100)),
-    # The 2-D toys, chosen by measurement (seed 1, 2 500 samples, ganlib.metrics2d, one CPU thread; five
-    # seeds of both are kept in ganlib/assets/toy_benchmark.json by benchmarks/toy_recipes.py, and the
-    # book's appendix A2 shows them). The share of high-quality (HQ) samples is set by how long the
-    # learning rates fall: at a constant rate G circles the equilibrium (12-40 % HQ on the ring at step
-    # 3 000, seeds 0-4), and a linear decay to 1 % over the second half of the run sharpens the modes and
-    # thins the bridges between them. Ring / grid HQ with that decay: 6 000 steps (the recipe until
-    # 2026-11-30) 80 % / 29 %, 12 000 steps 87 % / 55 %, 20 000 steps 90 % / 78 %; with lr_d = 2e-3 (twice
-    # lr_g) 24 000 steps 92 % / 89 % and these 32 000 steps 94 % / 90 % in ~190 CPU-s (40 000: 95 % / 93 %
-    # in ~270 CPU-s, too close to the 5 CPU-minutes a run may take). lr_d = 2e-3 alone, at 12 000 steps:
-    # 86 % / 72 % against 87 % / 55 %. Batches of 512 or 1 024 helped the grid about as much per CPU-second
-    # as more steps did (512, 16 000 steps: 89 % / 82 %, 175 s). Not better: lr_d = 4e-3 (91 % / 86 % at
-    # 24 000), Adam's betas (0, 0.99) (94 % / 88 %), packing D by two (93 % / 80 %), the decay from a third
-    # of the run (92 % / 87 %), R1 gamma 0.03 (the grid lost 5 modes), an EMA of G (6 000 steps, 79 % / 20 %),
-    # G three layers of 256 (12 000 steps, 87 % / 64 %, 1.3x the time).
-    # Earlier, at 6 000 steps: three hidden layers and a 4-D latent beat two layers and 16-D; R1 with
-    # gamma 0.1 beat 0.01 and 1 on the grid; R1 applied lazily (penalty_every=4: every fourth D update,
-    # four times as strong, as in StyleGAN2) was as good as on every update in 72 % of the CPU time.
+    # The 2-D toys. How many samples land near a mode (HQ) is set by how long the learning rates fall: at a
+    # constant rate G circles the equilibrium, and a linear decay to 1 % over the second half of the run
+    # sharpens the modes and thins the bridges between them, so the run is as long as fits well within the 5
+    # CPU-minutes a run may take. D's learning rate is twice G's, which helped the grid. Three hidden layers,
+    # a 4-D latent and R1 with gamma 0.1 beat the alternatives tried; R1 is applied lazily (penalty_every=4:
+    # every fourth D update, four times as strong, as in StyleGAN2), as good as on every update for less CPU
+    # time. Measured in benchmarks/toy_recipes.py (README, appendix A2 and the stored
+    # ganlib/assets/toy_benchmark.json); the single runs behind each choice, and what did not help, are in
+    # benchmarks/results/NOTES.md.
     ("ring", "mlp"): Recipe(model=_TOY_MODEL, config=_TOY_CONFIG),
     ("grid", "mlp"): Recipe(model=_TOY_MODEL, config=_TOY_CONFIG),
 }

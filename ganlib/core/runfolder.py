@@ -3,7 +3,7 @@
 Holds: :func:`save_run` (the checkpoint and the history, each written atomically), :func:`locked`
 (take ``FOLDER/run.lock`` for a block, release it on every way out), :func:`fingerprint` (which
 version of a file was read, to notice a rewrite) and :class:`FolderInUse`. It holds no training and
-no checkpoint format (:mod:`ganlib.checkpoint` has it).
+no checkpoint format (:mod:`ganlib.core.checkpoint` has it).
 
 Why: two runs into one folder would both train and both "succeed", and the folder would end with
 one run's checkpoint beside the other's history. The lock is a small JSON file,

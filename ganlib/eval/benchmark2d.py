@@ -4,7 +4,7 @@ Holds :func:`run_protocol` (one dataset, one seed, one training configuration),
 :func:`run_protocols` (many of them, in parallel worker processes) and :func:`stored_benchmark` (the
 five-seed table as ``benchmarks/toy_recipes.py --save`` last measured it, refused once the recipe has
 changed). The book's appendix on the benchmark and the script both call these, so they report the same
-thing. It does not hold the metrics (:mod:`ganlib.metrics2d`) or the recipes (:mod:`ganlib.recipes`).
+thing. It does not hold the metrics (:mod:`ganlib.eval.metrics2d`) or the recipes (:mod:`ganlib.core.recipes`).
 
 A run of :func:`run_protocol` is what ``python -m ganlib train --dataset D --seed S`` followed by
 ``python -m ganlib sample --n 2500`` does: the same recipe, the same seeding of the weights, the same
@@ -34,7 +34,7 @@ __all__ = ["run_protocol", "run_protocols", "protocol_plan", "protocol_settings"
 
 SAMPLE_SEED = 0  # the CLI's default `sample --seed`
 METHODS = ("recipe", "vanilla")  # the recommended recipe; the same networks with TrainConfig()'s defaults
-#: The :class:`~ganlib.train.TrainConfig` fields a stored result records (not the seed or logging).
+#: The :class:`~ganlib.core.train.TrainConfig` fields a stored result records (not the seed or logging).
 SETTINGS = ("num_steps", "batch_size", "lr_g", "lr_d", "betas", "loss", "penalty_every", "lr_decay_start",
             "lr_decay_end", "lr_decay_factor")
 #: ``toy_benchmark.json`` in the package's ``assets`` folder, written by ``benchmarks/toy_recipes.py --save``.
@@ -53,8 +53,8 @@ def run_protocol(dataset: str, seed: int, method: str = "recipe", *, num_steps: 
     seed : int
         Seeds the weights, the training set and the batches, as ``train --seed`` does.
     method : {"recipe", "vanilla"}
-        ``"recipe"``: :func:`ganlib.recipes.recipe` for the dataset. ``"vanilla"``: the same networks
-        and number of steps with :class:`~ganlib.train.TrainConfig`'s defaults (DCGAN's Adam settings,
+        ``"recipe"``: :func:`ganlib.core.recipes.recipe` for the dataset. ``"vanilla"``: the same networks
+        and number of steps with :class:`~ganlib.core.train.TrainConfig`'s defaults (DCGAN's Adam settings,
         batch 64): a GAN with no tuning for the task.
     num_steps : int, optional
         Override the number of generator steps (e.g. ``ganlib.steps(...)`` for a smoke run).
@@ -64,7 +64,7 @@ def run_protocol(dataset: str, seed: int, method: str = "recipe", *, num_steps: 
     Returns
     -------
     dict
-        ``dataset``, ``seed``, ``method``, the metrics of :func:`~ganlib.metrics2d.evaluate_points`,
+        ``dataset``, ``seed``, ``method``, the metrics of :func:`~ganlib.eval.metrics2d.evaluate_points`,
         ``cpu_s`` (CPU seconds of training) and ``points`` (the ``(2500, 2)`` samples, a tensor).
     """
     torch.set_num_threads(threads)

@@ -2,7 +2,7 @@
 
 Holds :func:`diagnose` and the :class:`Diagnosis` it returns. It reads numbers only (a
 :class:`ganlib.Run`, or the dict the CLI writes to ``history.json``); it trains nothing and draws
-nothing (plots are in :mod:`ganlib.viz`). The rules look at the last third of training, where a run
+nothing (plots are in :mod:`ganlib.eval.viz`). The rules look at the last third of training, where a run
 has either settled or not; every threshold is a named constant below with the reason for its value.
 """
 
@@ -76,7 +76,7 @@ def diagnose(run_or_history, *, loss: str = "ns") -> Diagnosis:
     run_or_history : Run or dict
         A :class:`ganlib.Run`, or the dict of ``history.json``: lists ``step``, ``d_loss``, ``g_loss``,
         ``d_real`` (mean D(x)), ``d_fake`` (mean D(G(z))), ``seconds``, and optionally
-        ``"evaluations"`` (dicts from :func:`ganlib.quality.evaluator`).
+        ``"evaluations"`` (dicts from :func:`ganlib.eval.quality.evaluator`).
     loss : str
         The loss the run used (a name in ``ganlib.LOSSES``); a Run's own config wins. Saturation is
         only possible with ``"minimax"``.

@@ -1,8 +1,8 @@
 """Mode-collapse metrics for the 2-D toys (ring, grid): the VEEGAN / PacGAN protocol.
 
 Holds: :func:`nearest_modes`, :func:`mode_metrics` and :func:`evaluate_points` (one flat dict of
-floats). It does not hold the toy distributions themselves (:mod:`ganlib.data`) or image metrics
-(:mod:`ganlib.metrics`).
+floats). It does not hold the toy distributions themselves (:mod:`ganlib.core.data`) or image metrics
+(:mod:`ganlib.eval.metrics`).
 
 The protocol (Srivastava et al., 2017, VEEGAN; Lin et al., 2018, PacGAN), on ``PROTOCOL_SAMPLES``
 generated points:

@@ -4,7 +4,7 @@ Holds :func:`evaluator` (``generator -> metrics``, for ``train(..., evaluate=)``
 :func:`parse_target` (``"modes>=8,hq_fraction>=0.9"`` -> a ``stop_when`` predicate). GAN losses do
 not say when samples are good (the source article's "train until realistic" has no stopping rule);
 these let a run stop on a measured quality instead. It does not hold the metrics themselves
-(:mod:`ganlib.metrics`, :mod:`ganlib.metrics2d`).
+(:mod:`ganlib.eval.metrics`, :mod:`ganlib.eval.metrics2d`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def evaluator(dataset: str, n: int | None = None, *, seed: int = EVAL_SEED) -> C
     Returns
     -------
     callable
-        ``generator -> dict`` of :func:`ganlib.metrics.evaluate`.
+        ``generator -> dict`` of :func:`ganlib.eval.metrics.evaluate`.
     """
     from .metrics import evaluate  # the classifier is loaded only when quality is measured
     from ..core.train import sample
