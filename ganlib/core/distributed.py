@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .losses import GANLoss
-from .train import g_step, logits
+from .steps import g_step, logits
 from .utils import GanlibError, get_device
 
 __all__ = ["launched", "process_group", "all_ok", "rank", "world_size", "PairDiscriminator", "data_parallel"]

@@ -58,19 +58,16 @@ def train(generator: nn.Module, discriminator: nn.Module | None, data, config: T
         Whose two updates to make: the plain GAN (default), or a variant's, e.g.
         ``ganlib.infogan.InfoGAN()``.
     run : Run, optional
-        A run returned by an earlier call: training continues from it (same optimizers, history,
-        random stream), with ``config`` if one is given.
+        A run to continue (its optimizers, history, random stream), with ``config`` if one is given.
     callback : callable, optional
         Called as ``callback(run)`` after every generator step (e.g. to save a checkpoint).
     device : torch.device or str, optional
-        Where to train; default :func:`ganlib.get_device` (CUDA, then MPS, then CPU).
+        Default :func:`ganlib.get_device` (CUDA, then MPS, then CPU).
     evaluate : callable, optional
-        ``evaluate(generator) -> {metric: value}``, called every ``config.eval_every`` steps and at
-        the end; results go to ``run.evaluations`` with the step and the training seconds so far
-        (time spent evaluating is not counted as training time). See :func:`ganlib.quality.evaluator`.
+        ``evaluate(generator) -> {metric: value}`` every ``config.eval_every`` steps and at the end, into
+        ``run.evaluations`` (its time is not training time). See :func:`ganlib.eval.quality.evaluator`.
     stop_when : callable, optional
-        ``stop_when(metrics) -> bool``: training stops at the first evaluation where it is true
-        (``run.target_met`` is then set), e.g. a parsed :func:`ganlib.quality.parse_target`.
+        ``stop_when(metrics) -> bool``: stop at the first evaluation where it holds (``run.target_met``).
     labels : torch.Tensor, optional
         Class labels ``(N,)`` of ``data``, required by (and only by) a conditional pair
         (:mod:`ganlib.conditional`): real batches come with their labels, fakes are made for labels
@@ -79,10 +76,8 @@ def train(generator: nn.Module, discriminator: nn.Module | None, data, config: T
     Returns
     -------
     Run
-        The models, optimizers, step, history (a row every ``log_every`` steps), evaluations and
-        snapshots. On ``KeyboardInterrupt`` the partial run is returned with a warning; models stay
-        usable. Inside :func:`ganlib.stopping.stop_on_signals` a signal stops it between two steps;
-        ``run.stopped_by`` names it.
+        Models, optimizers, step, history, evaluations, snapshots. After ``KeyboardInterrupt`` (or a
+        signal inside :func:`ganlib.core.stopping.stop_on_signals`), the run so far: ``run.stopped_by``.
 
     Raises
     ------

@@ -1,7 +1,24 @@
 """The unrolled generator step of Metz et al. (2017): G learns against D as it would be K steps later.
 
-Holds :func:`unrolled_g_step` (``TrainConfig.unroll_steps``); :func:`ganlib.train` uses it in place of
+Holds :func:`unrolled_g_step` (``TrainConfig.regularization.unroll_steps``); :func:`ganlib.train` uses it in place of
 :func:`ganlib.core.steps.g_step`.
+
+A functional copy of D takes K differentiable Adam steps on its own loss, on ``x_real`` and the
+fakes ``G(z)``, starting from D's weights and from ``opt_d``'s moment estimates, step count,
+learning rate, betas, eps and weight decay; G then minimizes its loss against that copy,
+``loss.g(D_K(G(z)))``. The gradient is taken through the K updates (``create_graph=True``), so
+it holds the second-order term ``dL/dtheta_K . dtheta_K/dtheta_G``: how D *would react* to G's
+change. That term discourages G from piling onto whatever region the current D rates most real
+(the chase that ends in mode hopping and mode collapse); without it (stopping the gradient at
+theta_K) the method is a plain G step against a more trained D. The same ``G(z)`` and real batch
+are used in all K updates and in G's loss. Cost: K extra forward-backward passes of D plus the
+backward through them.
+
+D is left exactly as it was: its parameters, its buffers (BatchNorm's running statistics; the
+copy uses the batch statistics in training mode, as D's own step does, and updates clones of the
+buffers that are then dropped) and ``opt_d``'s state. Unlike :func:`~ganlib.core.steps.g_step`, D's BatchNorm running
+statistics are therefore not moved by the fake batch of the G step (they are only used in
+evaluation mode). Only ``torch.optim.Adam`` without amsgrad / maximize is supported for ``opt_d``.
 """
 
 from __future__ import annotations
@@ -23,23 +40,7 @@ def unrolled_g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch
                     unroll_steps: int) -> dict[str, torch.Tensor]:
     """One generator update against D unrolled ``unroll_steps`` (K) steps ahead (Metz et al., 2017).
 
-    A functional copy of D takes K differentiable Adam steps on its own loss, on ``x_real`` and the
-    fakes ``G(z)``, starting from D's weights and from ``opt_d``'s moment estimates, step count,
-    learning rate, betas, eps and weight decay; G then minimizes its loss against that copy,
-    ``loss.g(D_K(G(z)))``. The gradient is taken through the K updates (``create_graph=True``), so
-    it holds the second-order term ``dL/dtheta_K . dtheta_K/dtheta_G``: how D *would react* to G's
-    change. That term discourages G from piling onto whatever region the current D rates most real
-    (the chase that ends in mode hopping and mode collapse); without it (stopping the gradient at
-    theta_K) the method is a plain G step against a more trained D. The same ``G(z)`` and real batch
-    are used in all K updates and in G's loss. Cost: K extra forward-backward passes of D plus the
-    backward through them; on the ring MLP recipe a whole training step took 10 to 12 times (K = 5)
-    and 19 to 28 times (K = 10) as long as with K = 0 (measured on a busy 2-core CPU).
-
-    D is left exactly as it was: its parameters, its buffers (BatchNorm's running statistics; the
-    copy uses the batch statistics in training mode, as D's own step does, and updates clones of the
-    buffers that are then dropped) and ``opt_d``'s state. Unlike :func:`g_step`, D's BatchNorm running
-    statistics are therefore not moved by the fake batch of the G step (they are only used in
-    evaluation mode). Only ``torch.optim.Adam`` without amsgrad / maximize is supported for ``opt_d``.
+    How it works, and what it leaves alone: see the module's docstring.
 
     Parameters
     ----------
@@ -57,7 +58,7 @@ def unrolled_g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch
     opt_d : torch.optim.Optimizer
         D's Adam optimizer: only read, never stepped.
     unroll_steps : int
-        K, at least 1 (use :func:`g_step` for K = 0).
+        K, at least 1 (use :func:`~ganlib.core.steps.g_step` for K = 0).
 
     Returns
     -------
@@ -85,25 +86,26 @@ def unrolled_g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch
     for k in range(unroll_steps):
         d_loss = loss.d(d_out(theta, x_real), d_out(theta, x_fake))
         grads = torch.autograd.grad(d_loss, [theta[n] for n in names], create_graph=True)
-        new_theta = {}
-        for n, grad in zip(names, grads):
-            h = hyper[n]
-            if h["weight_decay"]:
-                grad = grad + h["weight_decay"] * theta[n]
-            m, v = moments[n]
-            m = h["beta1"] * m + (1 - h["beta1"]) * grad
-            v = h["beta2"] * v + (1 - h["beta2"]) * grad * grad
-            t = h["step"] + k + 1
-            denom = _safe_sqrt(v) / math.sqrt(1 - h["beta2"] ** t) + h["eps"]
-            new_theta[n] = theta[n] - h["lr"] / (1 - h["beta1"] ** t) * m / denom
-            moments[n] = (m, v)
-        theta = new_theta
+        theta = {n: _adam_update(theta[n], grad, moments, n, hyper[n], k) for n, grad in zip(names, grads)}
     d_fake = d_out(theta, x_fake)
     g_loss = loss.g(d_fake, d_out(theta, x_real)) if loss.g_uses_real else loss.g(d_fake)
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward(inputs=[p for p in generator.parameters() if p.requires_grad])  # nothing reaches D
     opt_g.step()
     return {"g_loss": g_loss.detach()}
+
+
+def _adam_update(theta: torch.Tensor, grad: torch.Tensor, moments: dict, name: str, h: dict, k: int) -> torch.Tensor:
+    """One differentiable Adam step of parameter ``name`` (the k-th unrolled one); updates ``moments[name]``."""
+    if h["weight_decay"]:
+        grad = grad + h["weight_decay"] * theta
+    m, v = moments[name]
+    m = h["beta1"] * m + (1 - h["beta1"]) * grad
+    v = h["beta2"] * v + (1 - h["beta2"]) * grad * grad
+    moments[name] = (m, v)
+    t = h["step"] + k + 1
+    denom = _safe_sqrt(v) / math.sqrt(1 - h["beta2"] ** t) + h["eps"]
+    return theta - h["lr"] / (1 - h["beta1"] ** t) * m / denom
 
 
 def _safe_sqrt(v: torch.Tensor) -> torch.Tensor:

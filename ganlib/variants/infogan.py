@@ -267,7 +267,7 @@ def load_pretrained(device: torch.device | str = "cpu") -> InfoGANGenerator:
     InfoGANGenerator
         In eval mode, gradients off.
     """
-    from ..eval.metrics import load_checked_state
+    from ..core.checkpoint import load_checked_state
 
     state = load_checked_state(PRETRAINED_PATH, PRETRAINED_SHA256, what="pretrained InfoGAN weights", retrain=RETRAIN)
     generator, _ = build_infogan(**{k: v for k, v in pretrained_info()["model"].items() if k != "name"})
