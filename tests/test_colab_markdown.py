@@ -58,7 +58,7 @@ def test_cross_references_become_links_to_the_published_pages(md, index):
 
 def test_python_roles_link_where_the_object_is_documented(md, index):
     (cell,), _ = convert(md, index, "{py:class}`~ganlib.TrainConfig` and {py:func}`ganlib.get_device`")
-    assert cell == (f"[`TrainConfig`]({SITE}book/api.html#ganlib.core.train.TrainConfig) and "
+    assert cell == (f"[`TrainConfig`]({SITE}book/api.html#ganlib.core.config.TrainConfig) and "
                     f"[`ganlib.get_device()`]({SITE}book/api.html#ganlib.core.utils.get_device)")
 
 

@@ -60,18 +60,17 @@ def train(generator: nn.Module, discriminator: nn.Module | None, data, config: T
     run : Run, optional
         A run to continue (its optimizers, history, random stream), with ``config`` if one is given.
     callback : callable, optional
-        Called as ``callback(run)`` after every generator step (e.g. to save a checkpoint).
+        ``callback(run)`` after every generator step (e.g. to save a checkpoint).
     device : torch.device or str, optional
-        Default :func:`ganlib.get_device` (CUDA, then MPS, then CPU).
+        Default :func:`ganlib.get_device`.
     evaluate : callable, optional
         ``evaluate(generator) -> {metric: value}`` every ``config.eval_every`` steps and at the end, into
         ``run.evaluations`` (its time is not training time). See :func:`ganlib.eval.quality.evaluator`.
     stop_when : callable, optional
         ``stop_when(metrics) -> bool``: stop at the first evaluation where it holds (``run.target_met``).
     labels : torch.Tensor, optional
-        Class labels ``(N,)`` of ``data``, required by (and only by) a conditional pair
-        (:mod:`ganlib.conditional`): real batches come with their labels, fakes are made for labels
-        drawn uniformly from the run's random stream.
+        Class labels ``(N,)`` of ``data`` for (only) a conditional pair (:mod:`ganlib.variants.conditional`);
+        the fakes' labels are drawn uniformly from the run's random stream.
 
     Returns
     -------
@@ -93,7 +92,7 @@ def train(generator: nn.Module, discriminator: nn.Module | None, data, config: T
         raise GanlibError("config.eval_every is set but no evaluate= function was given")
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     check_options(run.config, Context(conditional=is_conditional(generator), distributed=distributed,
-                                      device_type=run.fixed_z.device.type, variant=variant.name,
+                                      device_type=run.device.type, variant=variant.name,
                                       unsupported=frozenset(variant.unsupported)))
     return fit(run, variant.steps(run, data, labels), callback=callback, evaluate=evaluate, stop_when=stop_when)
 
@@ -114,7 +113,7 @@ GAN = _PlainGAN()
 def prepare_pair(run: Run, data) -> torch.Tensor:
     """``data`` checked and on the run's device; images and networks in channels-last layout (the same
     numbers, faster convolutions); with ``config.speed.compile``, both networks compiled (once, in place)."""
-    data = check_data(data, run.generator, run.config.batch_size).to(run.fixed_z.device)
+    data = check_data(data, run.generator, run.config.batch_size).to(run.device)
     if data.dim() == 4:
         data = data.contiguous(memory_format=torch.channels_last)
         run.generator.to(memory_format=torch.channels_last)
@@ -158,7 +157,7 @@ def gan_steps(run: Run, data, labels) -> Steps:
     """The plain GAN's updates. Batches go into buffers made once: the hot loop allocates no input
     tensors and never waits for the host. Under torchrun every rank draws the batches of all ranks from
     the shared ``run.rng`` and keeps its own slice, so one saved random state resumes them all."""
-    config, device = run.config, run.fixed_z.device
+    config, device = run.config, run.device
     loss = get_loss(config.loss)
     data = prepare_pair(run, data)
     labels = _check_pair_labels(run.generator, labels, data)
