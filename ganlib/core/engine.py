@@ -8,7 +8,7 @@ it gives them: the progress bar, the history (a row of means every ``log_every``
 the last finite row when a loss turns NaN, snapshots at fixed noise, evaluation and stop-on-target, the
 callback (checkpoints), the learning-rate decay and stopping on a signal.
 
-Holds :class:`Steps` and :func:`fit`; :class:`_Recorder` keeps the bookkeeping out of the loop.
+Holds :class:`Steps` and :func:`fit`; ``_Recorder`` keeps the bookkeeping out of the loop.
 """
 
 from __future__ import annotations

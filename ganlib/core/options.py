@@ -1,8 +1,8 @@
-"""Which options combine: one table, :data:`CONFLICTS`, checked by :func:`check_options`.
+"""Which options combine: one table, ``CONFLICTS``, checked by :func:`check_options`.
 
 :func:`ganlib.train` checks a run's config against it once, when the run starts, with the
 :class:`Context` the config alone cannot know (the pair, the launch, the device, the variant); a
-:class:`~ganlib.core.config."TrainConfig"` checks the rows that need nothing else when it is made.
+:class:`~ganlib.core.config.TrainConfig` checks the rows that need nothing else when it is made.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _relativistic(config) -> bool:
 
 
 # (the option, is it on?, what it does not combine with, the reason): checked top to bottom, the first
-# row that holds raises. Rows that read only the config are checked when a "TrainConfig" is made.
+# row that holds raises. Rows that read only the config are checked when a TrainConfig is made.
 CONFLICTS: tuple[tuple[str, Callable[..., bool], str], ...] = (
     ("unroll_steps", lambda c, x: c.regularization.unroll_steps > 0 and _penalty(c),
      "a loss with a gradient penalty (its gradient would need third derivatives); pick one without, e.g. ns"),
@@ -66,7 +66,7 @@ VARIANT_OPTIONS: dict[str, Callable[..., bool]] = {
 
 def check_options(config, context: Context | None = None) -> None:
     """Raise one clear :class:`~ganlib.utils.GanlibError` for the first combination of options that does
-    not work (:data:`CONFLICTS`, then the options the variant leaves out); return None otherwise."""
+    not work (``CONFLICTS``, then the options the variant leaves out); return None otherwise."""
     for option, holds, reason in CONFLICTS:
         if holds(config, context):
             raise GanlibError(f"{option} does not combine with {reason}")

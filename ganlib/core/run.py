@@ -29,7 +29,7 @@ class TrainingDiverged(GanlibError):
 
 @dataclass
 class Run:
-    """A training run in progress: pass it back to :func:`train` to continue where it stopped."""
+    """A training run in progress: pass it back to :func:`ganlib.train` to continue where it stopped."""
 
     generator: nn.Module
     discriminator: nn.Module | None              # None for a variant without D (the VAE)
@@ -51,7 +51,7 @@ class Run:
 
     @property
     def device(self) -> torch.device:
-        """Where the run trains: the generator's device."""
+        """The generator's device, where the run trains."""
         return next(self.generator.parameters()).device
 
     def optimizers(self) -> list[torch.optim.Optimizer]:

@@ -47,7 +47,7 @@ def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Op
         Random stream for a penalty's draws (WGAN-GP's interpolation weights).
     y_real, y_fake : torch.Tensor, optional
         Class labels ``(B,)`` of the real batch and of the fakes to make, for conditional networks
-        (:mod:`ganlib.conditional`): then G is called as ``G(z, y)`` and D as ``D(x, y)``.
+        (:mod:`ganlib.variants.conditional`): then G is called as ``G(z, y)`` and D as ``D(x, y)``.
     keep_fakes : bool
         Also return the fakes with G's graph (``"x_fake"``), for a :func:`g_step` that reuses them
         instead of running G again (as pytorch/examples' DCGAN does). D still learns from them detached.

@@ -2,9 +2,9 @@
 
 Holds: :func:`stop_on_signals`, a context manager that, for the duration of a block, turns those
 signals into a request to stop; :func:`requested`, the signal number asked for (0 when none); and
-:func:`stop_check`, what a training loop calls at each step boundary (under ``torchrun`` all ranks
-agree there, so they stop at the same step). It holds no loop and writes no file: the loops
-(:func:`ganlib.train`, :func:`ganlib.variants.infogan.train_infogan`) stop and record ``run.stopped_by``;
+:func:`stop_check`, what the training loop (:func:`ganlib.core.engine.fit`) calls at each step boundary (under
+``torchrun`` all ranks agree there, so they stop at the same step). It holds no loop and writes no file: the
+loop stops and records ``run.stopped_by``;
 the command line saves the run and exits with ``128 + signal number``.
 
 Why: ``kill``, ``docker stop``, systemd and cluster schedulers send SIGTERM (a closing terminal

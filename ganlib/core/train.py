@@ -3,12 +3,12 @@
 :func:`train` starts (or continues) a :class:`~ganlib.core.run.Run`, checks the options once
 (:func:`ganlib.core.config.check_options`), asks the variant for its :class:`~ganlib.core.engine.Steps`
 and hands both to the engine (:func:`ganlib.core.engine.fit`). Without ``variant=`` it trains the plain
-GAN of :data:`GAN`: :func:`~ganlib.core.steps.d_step` and :func:`~ganlib.core.steps.g_step` on batches
+GAN of ``GAN``: :func:`~ganlib.core.steps.d_step` and :func:`~ganlib.core.steps.g_step` on batches
 drawn from the run's random stream; with ``reuse_fakes`` the G step judges the last D step's fakes (G's
 weights have not changed in between), as pytorch/examples' DCGAN does.
 
 A variant is any object with a ``name``, a set ``unsupported`` of options it leaves out (see
-:data:`ganlib.core.config.VARIANT_OPTIONS`) and ``steps(run, data, labels) -> Steps``; see
+:data:`ganlib.core.options.VARIANT_OPTIONS`) and ``steps(run, data, labels) -> Steps``; see
 :mod:`ganlib.variants` for InfoGAN, CycleGAN, image-to-image and the VAE.
 """
 
@@ -31,8 +31,9 @@ from .steps import d_step, frozen, g_step, logits
 from .unrolled import unrolled_g_step
 from .utils import GanlibError
 
-__all__ = ["TrainConfig", "Run", "TrainingDiverged", "d_step", "g_step", "unrolled_g_step", "frozen", "logits",
-           "new_run", "start_or_continue", "train", "sample", "HISTORY_KEYS", "GAN", "Steps"]
+__all__ = ["train", "GAN", "gan_steps", "prepare_pair"]
+# Also importable from here, where they were before the engine was split out: TrainConfig, Run, TrainingDiverged,
+# d_step, g_step, unrolled_g_step, frozen, logits, new_run, start_or_continue, sample, HISTORY_KEYS, Steps.
 
 
 def train(generator: nn.Module, discriminator: nn.Module | None, data, config: TrainConfig | None = None, *,

@@ -3,7 +3,7 @@
 Holds :class:`ConditionalDCGANGenerator` (the label, one-hot, concatenated to the noise, as in
 Mirza & Osindero's conditional GAN) and :class:`ConditionalDCGANDiscriminator` (a *projection*
 discriminator: the label's embedding is multiplied with D's features, Miyato & Koyama, 2018). Both reuse
-the DCGAN pair of :mod:`ganlib.models`. :func:`ganlib.train` passes labels to them when it is given
+the DCGAN pair of :mod:`ganlib.core.models`. :func:`ganlib.train` passes labels to them when it is given
 ``labels=``; it does not hold the loop.
 
 A conditional model is recognized by its ``num_classes`` attribute.

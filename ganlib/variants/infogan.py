@@ -6,7 +6,7 @@ mutual-information term L_I), :func:`infogan_d_step` / :func:`infogan_g_step` an
 :func:`ganlib.train` takes), :func:`recipe` (the CPU settings
 the CLI uses for ``--model infogan``) and :func:`load_pretrained` / :func:`pretrained_info` (that recipe
 trained for longer by ``scripts/train_infogan.py``, shipped with a SHA-256). It reuses ganlib's networks,
-losses, :class:`~ganlib.train.Run` and checkpoints; it does not hold another GAN loss.
+losses, :class:`~ganlib.core.run.Run` and checkpoints; it does not hold another GAN loss.
 
 The generator's input ``z`` (``latent_dim`` numbers, all drawn N(0, 1), as for every ganlib
 generator) is read as three parts: the incompressible noise (the first ``noise_dim`` numbers), a
@@ -188,7 +188,7 @@ class InfoGAN:
     ``loss.d(D(x), D(G(z))) + info_loss(Q(G(z)), c)`` with G's fakes detached (:func:`infogan_d_step`);
     then one update of G on ``loss.g(D(G(z))) + info_loss(Q(G(z)), c)`` with D and Q frozen
     (:func:`infogan_g_step`; the L_I term is in both players' losses, as in the authors' code). The
-    history has the keys of the plain GAN plus :data:`INFO_HISTORY_KEYS`: ``info_loss`` (the
+    history has the keys of the plain GAN plus ``INFO_HISTORY_KEYS``: ``info_loss`` (the
     lambda-weighted term, from the D steps) and ``mi_cat`` (log K minus Q's cross-entropy on the
     categorical code: a lower bound, in nats, on I(c_cat; G(z)), at most log K). The run gets the
     ``model_spec`` that checkpoints rebuild the pair from.

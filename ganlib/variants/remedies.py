@@ -18,7 +18,7 @@ Every remedy works through the existing hooks of :func:`ganlib.train`, unchanged
 - the two time-scale update rule, TTUR (Heusel et al., 2017), needs nothing new: give D a larger
   learning rate than G, ``TrainConfig(lr_d=4e-4, lr_g=1e-4)``.
 
-Each wrapper keeps the conventions of :mod:`ganlib.models`: a discriminator returns logits of shape
+Each wrapper keeps the conventions of :mod:`ganlib.core.models`: a discriminator returns logits of shape
 ``(B,)`` (``(B / m,)`` for a pack of ``m``), and the losses, being means over the batch, need no
 change.
 """
@@ -204,7 +204,7 @@ def mbstd_mlp_discriminator(*, data_shape: Sequence[int] = (2,), hidden: Sequenc
 
 
 def mbstd_dcgan_discriminator(*, width: int = 64, group_size: int = MBSTD_GROUP) -> nn.Module:
-    """:class:`ganlib.models.DCGANDiscriminator` with a :class:`MinibatchStdDev` layer before its linear layer.
+    """:class:`ganlib.core.models.DCGANDiscriminator` with a :class:`MinibatchStdDev` layer before its linear layer.
 
     As in ProGAN, the statistic enters as one more feature map just before D's last layer.
 
