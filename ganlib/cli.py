@@ -43,7 +43,8 @@ from .core.recipes import recipe
 from .variants.remedies import Packed
 from .core.runfolder import CHECKPOINT_NAME, fingerprint, locked, save_run
 from .core.stopping import stop_on_signals
-from .core.train import TrainingDiverged, new_run, sample, train
+from .core.run import TrainingDiverged, new_run, sample
+from .core.train import train
 from .core.utils import GanlibError, get_device, seed_everything
 
 __all__ = ["main"]  # build_parser and EXIT_CODES: ganlib.cli_parser

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganlib import check
-from ganlib.check import CHECKERS, CheckResult
+from ganlib import exercises
+from ganlib.exercises import CHECKERS, CheckResult
 
 
 # --- reference solutions (as in the chapters' hidden solutions) ------------------------------------
@@ -65,9 +65,9 @@ def raises(*args):
 
 
 CASES = {
-    "ex-1-2": (check.ex_1_2, d_accuracy, [d_accuracy_threshold_half, d_accuracy_labels_swapped]),
-    "ex-2-2": (check.ex_2_2, surface, [surface_transposed, surface_logits]),
-    "ex-2-3": (check.ex_2_3, modes_covered, [modes_nearest_only, modes_counts_points]),
+    "ex-1-2": (exercises.ex_1_2, d_accuracy, [d_accuracy_threshold_half, d_accuracy_labels_swapped]),
+    "ex-2-2": (exercises.ex_2_2, surface, [surface_transposed, surface_logits]),
+    "ex-2-3": (exercises.ex_2_3, modes_covered, [modes_nearest_only, modes_counts_points]),
 }
 
 
@@ -110,21 +110,21 @@ def test_an_answer_of_the_wrong_type_fails_without_raising(label):
 
 
 def test_the_surface_checker_names_a_transpose():
-    assert "swapped" in check.ex_2_2(surface_transposed).message
-    assert "logits" in check.ex_2_2(surface_logits).message
+    assert "swapped" in exercises.ex_2_2(surface_transposed).message
+    assert "logits" in exercises.ex_2_2(surface_logits).message
 
 
 def test_a_checker_leaves_the_global_random_stream_alone():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    check.ex_1_2(d_accuracy)
-    check.ex_2_2(surface)
-    check.ex_2_3(modes_covered)
+    exercises.ex_1_2(d_accuracy)
+    exercises.ex_2_2(surface)
+    exercises.ex_2_3(modes_covered)
     assert torch.equal(torch.rand(3), expected)
 
 
-@pytest.mark.parametrize("checker", [check.ex_1_2, check.ex_2_2, check.ex_2_3])
+@pytest.mark.parametrize("checker", [exercises.ex_1_2, exercises.ex_2_2, exercises.ex_2_3])
 def test_a_non_callable_is_refused(checker):
     from ganlib.core.utils import GanlibError
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganlib import check
+from ganlib import exercises
 from ganlib.core.losses import get_loss
-from ganlib.core.train import g_step
+from ganlib.core.steps import g_step
 from ganlib.core.utils import GanlibError
 
 
@@ -59,14 +59,14 @@ def g_step_left_frozen(generator, discriminator, opt_g, z):
 
 def test_ex_3_2_accepts_correct_answers():
     for answer in (g_step_reference, g_step_autograd_grad):
-        result = check.ex_3_2(answer)
+        result = exercises.ex_3_2(answer)
         assert result.passed, str(result)
 
 
 @pytest.mark.parametrize("wrong, words", [(g_step_naive, "grad"), (g_step_minimax, "G parameter"),
                                           (g_step_left_frozen, "requires_grad")])
 def test_ex_3_2_rejects_wrong_answers(wrong, words):
-    result = check.ex_3_2(wrong)
+    result = exercises.ex_3_2(wrong)
     assert not result.passed and words in result.message, str(result)
 
 
@@ -122,22 +122,22 @@ def train_one_d_step(generator, discriminator, data, config):
 
 
 def test_ex_3_3_accepts_the_reference():
-    result = check.ex_3_3(train_reference)
+    result = exercises.ex_3_3(train_reference)
     assert result.passed, str(result)
 
 
 @pytest.mark.parametrize("wrong", [train_without_fixed_noise, train_one_d_step])
 def test_ex_3_3_rejects_wrong_answers(wrong):
-    result = check.ex_3_3(wrong)
+    result = exercises.ex_3_3(wrong)
     assert not result.passed and "differs from the reference" in result.message, str(result)
 
 
 # --- ex-4-1: the optimal discriminator --------------------------------------------------------------
 
 def test_ex_4_1():
-    assert check.ex_4_1(lambda p_data, p_g: p_data / (p_data + p_g)).passed
-    assert check.ex_4_1(lambda p_data, p_g: torch.as_tensor(p_data) / torch.as_tensor(p_data + p_g)).passed
-    wrong = check.ex_4_1(lambda p_data, p_g: p_g / (p_data + p_g))
+    assert exercises.ex_4_1(lambda p_data, p_g: p_data / (p_data + p_g)).passed
+    assert exercises.ex_4_1(lambda p_data, p_g: torch.as_tensor(p_data) / torch.as_tensor(p_data + p_g)).passed
+    wrong = exercises.ex_4_1(lambda p_data, p_g: p_g / (p_data + p_g))
     assert not wrong.passed and "difference" in wrong.message and wrong.hint
 
 
@@ -164,21 +164,21 @@ def kl_instead(p, q, x):
 
 
 def test_ex_4_2():
-    assert check.ex_4_2(jsd_reference).passed
+    assert exercises.ex_4_2(jsd_reference).passed
     with np.errstate(divide="ignore", invalid="ignore"):
-        naive = check.ex_4_2(jsd_naive_log)
+        naive = exercises.ex_4_2(jsd_naive_log)
     assert not naive.passed and "disjoint" in naive.message and "p log(p/m) is 0" in naive.message
-    assert not check.ex_4_2(kl_instead).passed
+    assert not exercises.ex_4_2(kl_instead).passed
 
 
 # --- ex-4-3: D's loss from logits -------------------------------------------------------------------
 
 def test_ex_4_3():
-    assert check.ex_4_3(lambda r, f: F.softplus(-r).mean() + F.softplus(f).mean()).passed
-    naive = check.ex_4_3(lambda r, f: -torch.log(torch.sigmoid(r)).mean() - torch.log(1 - torch.sigmoid(f)).mean())
+    assert exercises.ex_4_3(lambda r, f: F.softplus(-r).mean() + F.softplus(f).mean()).passed
+    naive = exercises.ex_4_3(lambda r, f: -torch.log(torch.sigmoid(r)).mean() - torch.log(1 - torch.sigmoid(f)).mean())
     assert not naive.passed and "overflows" in naive.message
     # the source article's L (E1): the BCE of the pooled batch, i.e. half of D's loss
-    article = check.ex_4_3(lambda r, f: F.binary_cross_entropy_with_logits(
+    article = exercises.ex_4_3(lambda r, f: F.binary_cross_entropy_with_logits(
         torch.cat([r, f]), torch.cat([torch.ones_like(r), torch.zeros_like(f)])))
     assert not article.passed
 
@@ -187,7 +187,7 @@ def test_ex_4_3():
 
 @pytest.mark.parametrize("name", ["ex_3_2", "ex_3_3", "ex_4_1", "ex_4_2", "ex_4_3"])
 def test_a_stub_fails_without_raising(name):
-    result = getattr(check, name)(_stub)
+    result = getattr(exercises, name)(_stub)
     assert not result.passed
     assert "NotImplementedError" in result.message and result.hint
     assert str(result).startswith("❌")
@@ -196,15 +196,15 @@ def test_a_stub_fails_without_raising(name):
 @pytest.mark.parametrize("name", ["ex_3_2", "ex_3_3", "ex_4_1", "ex_4_2", "ex_4_3"])
 def test_registered_and_not_an_answer_raises(name):
     label = name.replace("_", "-")
-    assert check.CHECKERS[label] is getattr(check, name)
+    assert exercises.CHECKERS[label] is getattr(exercises, name)
     with pytest.raises(GanlibError):
-        getattr(check, name)(42)
+        getattr(exercises, name)(42)
 
 
 def test_checkers_leave_the_global_random_stream_alone():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    check.ex_3_2(g_step_reference)
-    check.ex_3_3(train_reference)
+    exercises.ex_3_2(g_step_reference)
+    exercises.ex_3_3(train_reference)
     assert torch.equal(torch.rand(3), expected)

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganlib import check
+from ganlib import exercises
 from ganlib.core.utils import GanlibError
 
 
@@ -56,7 +56,7 @@ def _stub(*args):
 
 
 def test_ex_6_1_accepts_the_reference():
-    result = check.ex_6_1(gp_reference)
+    result = exercises.ex_6_1(gp_reference)
     assert result.passed, str(result)
 
 
@@ -66,7 +66,7 @@ def test_ex_6_1_accepts_the_reference():
                                           (gp_squared_norm, "expected"),
                                           (gp_without_lambda, "expected")])
 def test_ex_6_1_rejects_wrong_answers(wrong, words):
-    result = check.ex_6_1(wrong)
+    result = exercises.ex_6_1(wrong)
     assert not result.passed and words in result.message and result.hint, str(result)
 
 
@@ -99,14 +99,14 @@ def rsgan_of_probabilities(d_real, d_fake):
 
 @pytest.mark.parametrize("answer", [rsgan_reference, rsgan_with_logsigmoid])
 def test_ex_6_2_accepts_correct_answers(answer):
-    result = check.ex_6_2(answer)
+    result = exercises.ex_6_2(answer)
     assert result.passed, str(result)
 
 
 @pytest.mark.parametrize("wrong", [rsgan_is_just_bce, rsgan_against_the_mean, rsgan_unstable,
                                    rsgan_of_probabilities])
 def test_ex_6_2_rejects_wrong_answers(wrong):
-    result = check.ex_6_2(wrong)
+    result = exercises.ex_6_2(wrong)
     assert not result.passed and "expected" in result.message and result.hint, str(result)
 
 
@@ -143,7 +143,7 @@ def cycle_detached(g_xy, g_yx, x, y):
 
 @pytest.mark.parametrize("answer", [cycle_reference, cycle_with_l1_loss])
 def test_ex_6_3_accepts_correct_answers(answer):
-    result = check.ex_6_3(answer)
+    result = exercises.ex_6_3(answer)
     assert result.passed, str(result)
 
 
@@ -151,7 +151,7 @@ def test_ex_6_3_accepts_correct_answers(answer):
                                           (cycle_summed, "expected"), (cycle_same_generator_twice, "expected"),
                                           (cycle_detached, "gradient")])
 def test_ex_6_3_rejects_wrong_answers(wrong, words):
-    result = check.ex_6_3(wrong)
+    result = exercises.ex_6_3(wrong)
     assert not result.passed and words in result.message and result.hint, str(result)
 
 
@@ -159,7 +159,7 @@ def test_ex_6_3_rejects_wrong_answers(wrong, words):
 
 @pytest.mark.parametrize("name", ["ex_6_1", "ex_6_2", "ex_6_3"])
 def test_a_raising_stub_is_reported_without_raising(name):
-    result = getattr(check, name)(_stub)
+    result = getattr(exercises, name)(_stub)
     assert not result.passed and "NotImplementedError" in result.message
     assert name.replace("_", "-") in str(result)
 
@@ -167,9 +167,9 @@ def test_a_raising_stub_is_reported_without_raising(name):
 @pytest.mark.parametrize("name", ["ex_6_1", "ex_6_2", "ex_6_3"])
 def test_a_non_function_is_rejected(name):
     with pytest.raises(GanlibError, match="callable"):
-        getattr(check, name)(42)
+        getattr(exercises, name)(42)
 
 
 @pytest.mark.parametrize("name", ["ex_6_1", "ex_6_2", "ex_6_3"])
 def test_registered(name):
-    assert check.CHECKERS[name.replace("_", "-")] is getattr(check, name)
+    assert exercises.CHECKERS[name.replace("_", "-")] is getattr(exercises, name)

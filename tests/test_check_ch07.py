@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganlib import check
+from ganlib import exercises
 from ganlib.core.utils import GanlibError
 
 
@@ -53,7 +53,7 @@ def _stub(*args):
 
 @pytest.mark.parametrize("answer", [smooth_reference, smooth_with_bce])
 def test_ex_7_1_accepts_correct_answers(answer):
-    result = check.ex_7_1(answer)
+    result = exercises.ex_7_1(answer)
     assert result.passed, str(result)
 
 
@@ -62,7 +62,7 @@ def test_ex_7_1_accepts_correct_answers(answer):
                                           (smooth_unstable, "softplus"),
                                           (smooth_ignores_label, "expected")])
 def test_ex_7_1_rejects_wrong_answers(wrong, words):
-    result = check.ex_7_1(wrong)
+    result = exercises.ex_7_1(wrong)
     assert not result.passed and words in result.message and result.hint, str(result)
 
 
@@ -119,7 +119,7 @@ def ema_moves_generator(ema_generator, generator, decay):
 
 @pytest.mark.parametrize("answer", [ema_reference, ema_with_state_dicts])
 def test_ex_7_2_accepts_correct_answers(answer):
-    result = check.ex_7_2(answer)
+    result = exercises.ex_7_2(answer)
     assert result.passed, str(result)
 
 
@@ -128,23 +128,23 @@ def test_ex_7_2_accepts_correct_answers(answer):
                                           (ema_not_in_place, "did not change"),
                                           (ema_moves_generator, "generator itself")])
 def test_ex_7_2_rejects_wrong_answers(wrong, words):
-    result = check.ex_7_2(wrong)
+    result = exercises.ex_7_2(wrong)
     assert not result.passed and words in result.message and result.hint, str(result)
 
 
 # --- both ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("checker, label", [(check.ex_7_1, "ex-7-1"), (check.ex_7_2, "ex-7-2")])
+@pytest.mark.parametrize("checker, label", [(exercises.ex_7_1, "ex-7-1"), (exercises.ex_7_2, "ex-7-2")])
 def test_raising_stub_is_reported_without_raising(checker, label):
     result = checker(_stub)
     assert not result.passed and "NotImplementedError" in result.message and label in str(result)
 
 
-@pytest.mark.parametrize("checker", [check.ex_7_1, check.ex_7_2])
+@pytest.mark.parametrize("checker", [exercises.ex_7_1, exercises.ex_7_2])
 def test_non_function_is_refused(checker):
     with pytest.raises(GanlibError, match="callable"):
         checker(42)
 
 
 def test_registered():
-    assert check.CHECKERS["ex-7-1"] is check.ex_7_1 and check.CHECKERS["ex-7-2"] is check.ex_7_2
+    assert exercises.CHECKERS["ex-7-1"] is exercises.ex_7_1 and exercises.CHECKERS["ex-7-2"] is exercises.ex_7_2

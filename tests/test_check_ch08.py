@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganlib import check, image2image
+from ganlib import exercises, image2image
 from ganlib.core.utils import GanlibError
 
 
@@ -32,26 +32,26 @@ def psnr_stub(output, target):
 
 def test_ex_8_1_accepts_the_reference_and_the_library():
     for answer in (psnr_reference, image2image.psnr):
-        result = check.ex_8_1(answer)
+        result = exercises.ex_8_1(answer)
         assert result.passed, str(result)
 
 
 @pytest.mark.parametrize("wrong, words", [(psnr_peak_one, "peak"), (psnr_pooled, "pooled MSE")])
 def test_ex_8_1_rejects_wrong_answers_and_names_the_slip(wrong, words):
-    result = check.ex_8_1(wrong)
+    result = exercises.ex_8_1(wrong)
     assert not result.passed and words in result.message, str(result)
     assert "hint" in str(result)
 
 
 def test_ex_8_1_reports_a_raising_answer():
-    result = check.ex_8_1(psnr_stub)
+    result = exercises.ex_8_1(psnr_stub)
     assert not result.passed and "NotImplementedError" in result.message
 
 
 def test_ex_8_1_rejects_a_non_callable():
     with pytest.raises(GanlibError, match="callable"):
-        check.ex_8_1(3.0)
+        exercises.ex_8_1(3.0)
 
 
 def test_ex_8_1_is_registered():
-    assert check.CHECKERS["ex-8-1"] is check.ex_8_1
+    assert exercises.CHECKERS["ex-8-1"] is exercises.ex_8_1

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from ganlib import check
+from ganlib import exercises
 from ganlib.core.utils import GanlibError
 
 
@@ -41,7 +41,7 @@ def _stub(mean, log_var):
 
 @pytest.mark.parametrize("answer", [kl_reference, kl_with_distributions])
 def test_ex_9_1_accepts_correct_answers(answer):
-    result = check.ex_9_1(answer)
+    result = exercises.ex_9_1(answer)
     assert result.passed, str(result)
 
 
@@ -49,20 +49,20 @@ def test_ex_9_1_accepts_correct_answers(answer):
                                           (kl_summed_over_batch, "shape"),
                                           (kl_without_half, "difference")])
 def test_ex_9_1_rejects_wrong_answers(wrong, words):
-    result = check.ex_9_1(wrong)
+    result = exercises.ex_9_1(wrong)
     assert not result.passed and words in result.message and result.hint, str(result)
 
 
 def test_ex_9_1_reports_a_raising_stub_without_raising():
-    result = check.ex_9_1(_stub)
+    result = exercises.ex_9_1(_stub)
     assert not result.passed and "NotImplementedError" in result.message
     assert "ex-9-1" in str(result)
 
 
 def test_ex_9_1_rejects_a_non_function():
     with pytest.raises(GanlibError, match="callable"):
-        check.ex_9_1(42)
+        exercises.ex_9_1(42)
 
 
 def test_ex_9_1_is_registered():
-    assert check.CHECKERS["ex-9-1"] is check.ex_9_1
+    assert exercises.CHECKERS["ex-9-1"] is exercises.ex_9_1

@@ -20,7 +20,7 @@ import torch
 from cli_helpers import TIMEOUT_S, assert_one_line_error, cli, cli_env, main_in_process
 from ganlib.core.checkpoint import load_checkpoint, load_generator
 from ganlib.core.losses import LOSSES
-from ganlib.core.train import sample
+from ganlib.core.run import sample
 
 
 # --- fixtures: one real training run, shared by the module ------------------------------------

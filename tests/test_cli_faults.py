@@ -27,7 +27,7 @@ from cli_helpers import TIMEOUT_S, assert_one_line_error, cli_env, main_in_proce
 from ganlib.core.checkpoint import load_checkpoint, load_generator
 from ganlib.cli_parser import EXIT_CODES
 from ganlib.core.runfolder import LOCK_NAME
-from ganlib.core.train import sample
+from ganlib.core.run import sample
 
 RING = ["train", "--dataset", "ring", "--quiet"]
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -136,7 +136,7 @@ def test_diagnosis_prints_and_renders():
     assert isinstance(found, Diagnosis)
     assert "d_overpowering" in str(found) and found.see in str(found) and "0.999" in str(found)
     assert found._repr_markdown_().startswith("**d_overpowering**")
-    assert ganlib.diagnose.diagnose is diagnose and "diagnose" in ganlib.__all__  # the module, like ganlib.check
+    assert ganlib.diagnose.diagnose is diagnose and "diagnose" in ganlib.__all__  # the module, like ganlib.exercises
 
 
 @pytest.mark.parametrize("bad, words", [

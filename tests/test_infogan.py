@@ -17,7 +17,8 @@ from ganlib.variants.infogan import (INFO_HISTORY_KEYS, InfoGANDiscriminator, In
                             info_loss, infogan_d_step, infogan_g_step, make_latent, recipe,
                             sample_codes)
 from ganlib.core.losses import get_loss
-from ganlib.core.train import HISTORY_KEYS, TrainConfig
+from ganlib.core.config import TrainConfig
+from ganlib.core.run import HISTORY_KEYS
 from ganlib.core.utils import GanlibError
 
 B = 8

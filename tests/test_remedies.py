@@ -1,6 +1,7 @@
 """ganlib.variants.remedies and the remedy losses: label smoothing's value and optimal D, R1 as a loss, instance
 noise (eval / train / schedule / gradients), packing, the minibatch std layer, the generator EMA, the
-callback combinator, and every remedy of prepare() inside a real ganlib.train call."""
+callback combinator, and every remedy of chapter 7's ganlib.exercises.remedy_trials.prepare() inside a real
+ganlib.train call."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ import ganlib
 from ganlib import remedies
 from ganlib.cli import build_parser
 from ganlib.core.losses import LOSSES, R1_GAMMA, d_loss_bce, d_loss_bce_smooth, get_loss, r1_loss
+from ganlib.exercises import remedy_trials
+from ganlib.exercises.remedy_trials import prepare
 from ganlib.variants.remedies import (EMA, InstanceNoise, MinibatchStdDev, Packed, callbacks, mbstd_mlp_discriminator,
-                             packed_mlp_discriminator, prepare)
-from ganlib.core.train import frozen
+                                      packed_mlp_discriminator)
+from ganlib.core.steps import frozen
 from ganlib.core.utils import GanlibError
 
 DTYPE = torch.float64
@@ -311,7 +314,7 @@ def test_callbacks_run_in_order_and_skip_none():
 
 # --- every remedy through prepare() and ganlib.train -----------------------------------------------
 
-@pytest.mark.parametrize("name", remedies.REMEDIES)
+@pytest.mark.parametrize("name", remedy_trials.REMEDIES)
 def test_each_remedy_trains_a_few_steps(name, ring_data, tiny_config):
     ganlib.seed_everything(0)
     p = prepare(name, TINY_SPEC, tiny_config)

@@ -4,7 +4,7 @@ For each chapter, the ```python blocks inside its ``:::{solution}`` fences are a
 code cells after the chapter's last cell, and the whole notebook is executed in a real kernel (nbclient)
 under the pytest budget (``GANLIB_BUDGET=smoke``, set by the root ``conftest.py``). A solution may use
 the chapter's variables (``run``, ``x_train``, ``dc``...): that is what the reader has when they copy it.
-When the exercise has a checker (``ganlib.check.CHECKERS["ex-3-2"]``), the first function the solution
+When the exercise has a checker (``ganlib.exercises.CHECKERS["ex-3-2"]``), the first function the solution
 defines is also given to it, and the check must pass: the solution is a right answer, not only running
 code.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-import ganlib.check
+import ganlib.exercises
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -54,11 +54,11 @@ def chapter_solutions(path: Path) -> list[tuple[str, str]]:
 
 def check_cell(label: str, code: str) -> str | None:
     """Source of a cell that gives the solution's first function to the exercise's checker, if it has one."""
-    if label not in ganlib.check.CHECKERS:
+    if label not in ganlib.exercises.CHECKERS:
         return None
     defined = FIRST_DEF.search(code)
     assert defined, f"the solution of {label} has a checker but defines no function to give it"
-    return (f"_solution_check = ganlib.check.CHECKERS[{label!r}]({defined.group(1)})\n"
+    return (f"_solution_check = ganlib.exercises.CHECKERS[{label!r}]({defined.group(1)})\n"
             f"assert _solution_check.passed, str(_solution_check)")
 
 

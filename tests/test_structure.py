@@ -22,7 +22,6 @@ KNOWN_LAYER_VIOLATIONS: set = set()
 #: over 2 000 lines: all in files being split by other work (the training loop, the variants, the exercise
 #: checkers). The set may only shrink: a module leaves it once it fits, and nothing new may join it.
 KNOWN_OVER_BUDGET = {
-    "ganlib.check",                 # becoming the ganlib.exercises package
     "ganlib.variants.cyclegan",
     "ganlib.variants.image2image",
     "ganlib.variants.remedies",

@@ -20,7 +20,8 @@ from ganlib import build_models, sample_toy, seed_everything
 from ganlib.eval.benchmark2d import METHODS, STORED_PATH, stored_benchmark
 from ganlib.core.data import grid_means
 from ganlib.core.recipes import RECIPES, recipe
-from ganlib.core.train import HISTORY_KEYS, train
+from ganlib.core.run import HISTORY_KEYS
+from ganlib.core.train import train
 from ganlib.core.utils import GanlibError
 
 TOYS = ("ring", "grid")

@@ -15,7 +15,10 @@ import ganlib
 
 from ganlib import build_models, seed_everything
 from ganlib.core.losses import get_loss
-from ganlib.core.train import HISTORY_KEYS, TrainConfig, d_step, g_step, new_run, sample, train
+from ganlib.core.config import TrainConfig
+from ganlib.core.run import HISTORY_KEYS, new_run, sample
+from ganlib.core.steps import d_step, g_step
+from ganlib.core.train import train
 from ganlib.core.utils import GanlibError
 
 # `ganlib.core.train` is the function (re-exported by the package), which shadows the module of the
@@ -507,7 +510,7 @@ class _NaNAfter(torch.nn.Module):
 def test_a_diverging_run_stops_with_a_clear_error_and_keeps_the_last_good_state(make_models, ring_data,
                                                                                  tiny_config, state_copy,
                                                                                  assert_same_state):
-    from ganlib.core.train import TrainingDiverged
+    from ganlib.core.run import TrainingDiverged
 
     generator, discriminator = make_models()
     clean = train(generator, discriminator, ring_data, dataclasses.replace(tiny_config, num_steps=10))

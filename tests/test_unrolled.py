@@ -20,7 +20,11 @@ from torch import nn
 from ganlib import build_models, seed_everything
 from ganlib.cli import main
 from ganlib.core.losses import get_loss
-from ganlib.core.train import TrainConfig, d_step, g_step, new_run, train, unrolled_g_step
+from ganlib.core.config import TrainConfig
+from ganlib.core.run import new_run
+from ganlib.core.steps import d_step, g_step
+from ganlib.core.train import train
+from ganlib.core.unrolled import unrolled_g_step
 from ganlib.core.utils import GanlibError
 
 B = 8

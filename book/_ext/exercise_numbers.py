@@ -3,7 +3,7 @@
 sphinx-exercise numbers its boxes as Sphinx numbers figures (numfig): with one counter for the whole
 book, unless the table of contents is numbered, which this book's is not (its chapter titles carry
 their own numbers, "5." and "A1."). So ``ex-5-2`` would show as "Exercise 18" while the text and the
-checker ``ganlib.check.ex_5_2`` say 5.2. Once Sphinx has assigned those numbers (``env-get-updated``),
+checker ``ganlib.exercises.ex_5_2`` say 5.2. Once Sphinx has assigned those numbers (``env-get-updated``),
 this renumbers the exercises of each chapter as (chapter, position in the chapter), the chapter taken
 from the file name: ``chapters/05_mnist_project`` → 5, ``chapters/a1_scaling_out`` → A1. The box's
 title, its solution's "Solution to Exercise 5.2" and every ``{ref}``/``{numref}`` to it are all made

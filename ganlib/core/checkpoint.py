@@ -25,7 +25,8 @@ from typing import BinaryIO, Callable
 import torch
 
 from .zoo import build_models
-from .train import Run, TrainConfig, new_run
+from .config import TrainConfig
+from .run import Run, new_run
 from .utils import GanlibError, file_sha256
 
 __all__ = ["save_checkpoint", "atomic_write", "SaveFailed", "load_checkpoint", "restore_run", "load_generator",

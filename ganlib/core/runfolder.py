@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .checkpoint import SaveFailed, atomic_write, save_checkpoint
-from .train import Run
+from .run import Run
 from .utils import GanlibError
 
 __all__ = ["CHECKPOINT_NAME", "HISTORY_NAME", "LOCK_NAME", "FolderInUse", "save_run", "locked", "fingerprint"]

@@ -26,14 +26,12 @@ from .options import Context, check_options
 from .engine import Steps, fit
 from .labels import check_labels, is_conditional
 from .losses import get_loss
-from .run import HISTORY_KEYS, Run, TrainingDiverged, check_data, new_run, sample, start_or_continue  # noqa: F401
-from .steps import d_step, frozen, g_step, logits
+from .run import Run, check_data, start_or_continue
+from .steps import d_step, g_step
 from .unrolled import unrolled_g_step
 from .utils import GanlibError
 
 __all__ = ["train", "GAN", "gan_steps", "prepare_pair"]
-# Also importable from here, where they were before the engine was split out: TrainConfig, Run, TrainingDiverged,
-# d_step, g_step, unrolled_g_step, frozen, logits, new_run, start_or_continue, sample, HISTORY_KEYS, Steps.
 
 
 def train(generator: nn.Module, discriminator: nn.Module | None, data, config: TrainConfig | None = None, *,

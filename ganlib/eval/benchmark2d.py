@@ -26,7 +26,9 @@ from ..core.data import load_dataset
 from .metrics2d import PROTOCOL_SAMPLES, evaluate_points
 from ..core.zoo import build_models
 from ..core.recipes import recipe
-from ..core.train import TrainConfig, new_run, sample, train
+from ..core.config import TrainConfig
+from ..core.run import new_run, sample
+from ..core.train import train
 from ..core.utils import GanlibError, seed_everything
 
 __all__ = ["run_protocol", "run_protocols", "protocol_plan", "protocol_settings", "stored_benchmark",

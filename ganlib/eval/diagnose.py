@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..core.losses import LOSSES
-from ..core.train import HISTORY_KEYS, Run
+from ..core.run import HISTORY_KEYS, Run
 from ..core.utils import GanlibError
 
 __all__ = ["diagnose", "Diagnosis", "SEE"]

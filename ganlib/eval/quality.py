@@ -44,7 +44,7 @@ def evaluator(dataset: str, n: int | None = None, *, seed: int = EVAL_SEED) -> C
         ``generator -> dict`` of :func:`ganlib.eval.metrics.evaluate`.
     """
     from .metrics import evaluate  # the classifier is loaded only when quality is measured
-    from ..core.train import sample
+    from ..core.run import sample
 
     if dataset not in EVAL_SAMPLES:
         raise GanlibError(f"unknown dataset {dataset!r}; expected one of {tuple(EVAL_SAMPLES)}")

@@ -2,9 +2,9 @@
 
 Holds the remedies that need more than a loss: :class:`InstanceNoise` and :class:`Packed`
 (wrappers around a discriminator), :class:`MinibatchStdDev` (a layer for D), :class:`EMA` (an
-averaged copy of the generator), :func:`callbacks` (run several ``train(..., callback=)`` hooks),
-and :func:`prepare`, which sets up a run with one remedy by name (:data:`REMEDIES`) so that the
-remedies can be compared on equal terms. It does not hold the loop (:mod:`ganlib.train`).
+averaged copy of the generator) and :func:`callbacks` (run several ``train(..., callback=)`` hooks).
+It does not hold the loop (:mod:`ganlib.train`), nor chapter 7's experiment that sets up a run with one
+remedy by name (:func:`ganlib.exercises.remedy_trials.prepare`, book-only).
 
 Every remedy works through the existing hooks of :func:`ganlib.train`, unchanged:
 
@@ -26,29 +26,25 @@ change.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import torch
 from torch import nn
 
-from ..core.models import MNIST_SHAPE, DCGANDiscriminator, init_dcgan_weights, mlp_hidden_layers
-from ..core.zoo import build_models
-from ..core.train import Run, TrainConfig
+from ..core.models import DCGANDiscriminator, init_dcgan_weights, mlp_hidden_layers
+from ..core.run import Run
 from ..core.packing import PACK_SIZE, Packed, packed_dcgan_discriminator, packed_mlp_discriminator
 from ..core.utils import GanlibError, check_positive
 
 __all__ = ["InstanceNoise", "Packed", "packed_mlp_discriminator", "packed_dcgan_discriminator", "MinibatchStdDev",
            "mbstd_mlp_discriminator", "mbstd_dcgan_discriminator",
-           "EMA", "callbacks", "REMEDIES", "Prepared", "prepare",
-           "NOISE_SIGMA", "PACK_SIZE", "MBSTD_GROUP", "EMA_DECAY", "TTUR_RATIO"]
+           "EMA", "callbacks", "NOISE_SIGMA", "PACK_SIZE", "MBSTD_GROUP", "EMA_DECAY"]
 
 NOISE_SIGMA = 0.1   # instance noise's starting standard deviation (data in [-1, 1] or on the unit ring)
 MBSTD_GROUP = 4     # ProGAN's group size for the minibatch standard deviation
 EMA_DECAY = 0.999   # the generator average's decay (Yazıcı et al., 2019, used 0.999 and 0.9999)
-TTUR_RATIO = 4.0    # lr_d / lr_g in prepare("ttur") (e.g. SAGAN's 4e-4 / 1e-4)
 
 
 # --- instance noise -------------------------------------------------------------------------------
@@ -324,87 +320,3 @@ def callbacks(*fns: Callable[[Run], None] | None) -> Callable[[Run], None]:
             f(run)
 
     return call_all
-
-
-# --- one remedy by name ---------------------------------------------------------------------------
-
-#: The remedies :func:`prepare` knows by name, ``"baseline"`` (none), ``"ns-smooth"``, ``"ns-r1"``,
-#: ``"instance-noise"``, ``"pack2"``, ``"pack4"``, ``"mbstd"``, ``"ema"`` and ``"ttur"``.
-REMEDIES = ("baseline", "ns-smooth", "ns-r1", "instance-noise", "pack2", "pack4", "mbstd", "ema", "ttur")
-
-
-class Prepared(NamedTuple):
-    """A run set up with one remedy: pass the first four to :func:`ganlib.train`, evaluate ``sampler``."""
-
-    generator: nn.Module
-    discriminator: nn.Module
-    config: TrainConfig
-    callback: Callable[[Run], None] | None
-    sampler: nn.Module      # what to sample and evaluate: the generator, or its EMA copy
-    ema: EMA | None = None
-
-
-def prepare(remedy: str, model: dict, config: TrainConfig, *, noise_sigma: float = NOISE_SIGMA,
-            ema_decay: float = 0.99, ema_start: int | None = None, ttur_ratio: float = TTUR_RATIO) -> Prepared:
-    """Build the models of ``model`` and set up a run with one remedy of :data:`REMEDIES`.
-
-    Parameters
-    ----------
-    remedy : str
-        A name in :data:`REMEDIES`: ``"baseline"`` trains ``config`` as given; ``"ns-smooth"`` and
-        ``"ns-r1"`` switch the loss; ``"instance-noise"`` wraps D in :class:`InstanceNoise` annealed
-        from ``noise_sigma`` to 0 over the run; ``"pack2"`` / ``"pack4"`` use a :class:`Packed` D
-        and ``"mbstd"`` a D with :class:`MinibatchStdDev` (MLP and DCGAN models); ``"ema"`` samples an
-        :class:`EMA` of G; ``"ttur"`` keeps ``lr_d`` and sets ``lr_g = lr_d / ttur_ratio``.
-    model : dict
-        A model spec for :func:`ganlib.build_models`, e.g. ``ganlib.recipes.recipe("ring").model``.
-    config : TrainConfig
-        The baseline's training settings.
-    noise_sigma : float
-        Starting std of the instance noise.
-    ema_decay : float
-        Decay of the EMA (0.99: about 100 steps, for runs of a few thousand steps).
-    ema_start : int, optional
-        Step from which the EMA averages; default a quarter of ``config.num_steps``.
-    ttur_ratio : float
-        ``lr_d / lr_g`` for ``"ttur"``.
-
-    Returns
-    -------
-    Prepared
-    """
-    if remedy not in REMEDIES:
-        raise GanlibError(f"unknown remedy {remedy!r}; expected one of {REMEDIES}")
-    if not isinstance(model, dict) or "name" not in model:
-        raise GanlibError("model must be a model spec dict with a 'name', e.g. recipe('ring').model")
-    spec = dict(model)
-    generator, discriminator = build_models(**spec)
-    callback, ema = None, None
-    if remedy in ("ns-smooth", "ns-r1"):
-        config = dataclasses.replace(config, loss=remedy)
-    elif remedy == "instance-noise":
-        discriminator = InstanceNoise(discriminator, noise_sigma, final_sigma=0.0, anneal_steps=config.num_steps)
-        callback = discriminator.anneal
-    elif remedy in ("pack2", "pack4", "mbstd"):
-        if spec["name"] not in ("mlp", "dcgan"):
-            raise GanlibError(f"prepare({remedy!r}) builds MLP and DCGAN discriminators only, not {spec['name']!r}")
-        m = int(remedy[-1]) if remedy != "mbstd" else 1
-        if config.batch_size % m:
-            raise GanlibError(f"packing by {m} needs a batch size divisible by {m}, got {config.batch_size}")
-        if spec["name"] == "dcgan":
-            width = int(spec.get("d_width", spec.get("width", 64)))
-            discriminator = (mbstd_dcgan_discriminator(width=width) if remedy == "mbstd"
-                             else packed_dcgan_discriminator(m, width=width))
-        else:
-            hidden = spec.get("d_hidden", spec.get("hidden", (128,)))
-            data_shape = spec.get("data_shape", MNIST_SHAPE)
-            discriminator = (mbstd_mlp_discriminator(data_shape=data_shape, hidden=hidden) if remedy == "mbstd"
-                             else packed_mlp_discriminator(m, data_shape=data_shape, hidden=hidden))
-    elif remedy == "ema":
-        start = config.num_steps // 4 if ema_start is None else ema_start
-        ema = EMA(generator, ema_decay, start_step=start)
-        callback = ema.update
-    elif remedy == "ttur":
-        check_positive("ttur_ratio", ttur_ratio)
-        config = dataclasses.replace(config, lr_g=config.lr_d / ttur_ratio)
-    return Prepared(generator, discriminator, config, callback, ema.generator if ema else generator, ema)
