@@ -32,7 +32,7 @@ import numpy as np
 from .core import distributed
 
 from .variants import infogan
-from .core.config import with_changes
+from .core.config import knob, with_changes
 from .core.checkpoint import SaveFailed, atomic_write, load_generator, restore_run
 from .cli_parser import EXIT_SAVE_FAILED, PROG, build_parser
 from .core.labels import is_conditional
@@ -87,8 +87,7 @@ def _resumed(args, out: Path, device, progress: bool):
     """The run saved in ``out``, to continue up to ``--steps``; options repeated unchanged are accepted."""
     run = restore_run(out / CHECKPOINT_NAME, device=device)
     saved = {"dataset": run.dataset or "mnist", "model": run.model_spec.get("name"),
-             **{k: getattr(run.config, k) for k in RUN_OPTIONS[2:-2]},
-             "unroll_steps": run.config.regularization.unroll_steps, "seed": run.config.seed}
+             **{k: knob(run.config, k) for k in RUN_OPTIONS[2:]}}
     changed = [f"--{k.replace('_', '-')} {getattr(args, k)} (saved: {saved[k]})" for k in RUN_OPTIONS
                if getattr(args, k) is not None and getattr(args, k) != saved[k]]
     if changed:

@@ -17,7 +17,7 @@ from .losses import LOSSES
 from .options import check_options
 from .utils import GanlibError
 
-__all__ = ["TrainConfig", "LRDecay", "Regularization", "Speed", "PRECISIONS", "NESTED", "with_changes"]
+__all__ = ["TrainConfig", "LRDecay", "Regularization", "Speed", "PRECISIONS", "NESTED", "knob", "with_changes"]
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -146,6 +146,14 @@ NESTED = {"lr_decay_start": ("lr_decay", "start"), "lr_decay_end": ("lr_decay", 
           "lr_decay_factor": ("lr_decay", "factor"),
           **{f.name: ("regularization", f.name) for f in dataclasses.fields(Regularization)},
           **{f.name: ("speed", f.name) for f in dataclasses.fields(Speed)}}
+
+
+def knob(config: TrainConfig, name: str):
+    """The value of one knob by its name, nested ones too: ``knob(c, "reuse_fakes") == c.speed.reuse_fakes``."""
+    if name in NESTED:
+        group, field_name = NESTED[name]
+        return getattr(getattr(config, group), field_name)
+    return getattr(config, name)
 
 
 def with_changes(config: TrainConfig, **changes) -> TrainConfig:

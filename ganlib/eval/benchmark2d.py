@@ -26,7 +26,7 @@ from ..core.data import load_dataset
 from .metrics2d import PROTOCOL_SAMPLES, evaluate_points
 from ..core.zoo import build_models
 from ..core.recipes import recipe
-from ..core.config import TrainConfig
+from ..core.config import TrainConfig, knob
 from ..core.run import new_run, sample
 from ..core.train import train
 from ..core.utils import GanlibError, seed_everything
@@ -36,7 +36,7 @@ __all__ = ["run_protocol", "run_protocols", "protocol_plan", "protocol_settings"
 
 SAMPLE_SEED = 0  # the CLI's default `sample --seed`
 METHODS = ("recipe", "vanilla")  # the recommended recipe; the same networks with TrainConfig()'s defaults
-#: The :class:`~ganlib.core.train.TrainConfig` fields a stored result records (not the seed or logging).
+#: The :class:`~ganlib.core.config.TrainConfig` fields a stored result records (not the seed or logging).
 SETTINGS = ("num_steps", "batch_size", "lr_g", "lr_d", "betas", "loss", "penalty_every", "lr_decay_start",
             "lr_decay_end", "lr_decay_factor")
 #: ``toy_benchmark.json`` in the package's ``assets`` folder, written by ``benchmarks/toy_recipes.py --save``.
@@ -56,7 +56,7 @@ def run_protocol(dataset: str, seed: int, method: str = "recipe", *, num_steps: 
         Seeds the weights, the training set and the batches, as ``train --seed`` does.
     method : {"recipe", "vanilla"}
         ``"recipe"``: :func:`ganlib.core.recipes.recipe` for the dataset. ``"vanilla"``: the same networks
-        and number of steps with :class:`~ganlib.core.train.TrainConfig`'s defaults (DCGAN's Adam settings,
+        and number of steps with :class:`~ganlib.core.config.TrainConfig`'s defaults (DCGAN's Adam settings,
         batch 64): a GAN with no tuning for the task.
     num_steps : int, optional
         Override the number of generator steps (e.g. ``ganlib.steps(...)`` for a smoke run).
@@ -101,7 +101,7 @@ def protocol_settings(dataset: str, method: str = "recipe", *, num_steps: int | 
     """
     model, config = protocol_plan(dataset, method, num_steps=num_steps)
     return {"model": {k: _plain(v) for k, v in model.items()},
-            "config": {k: _plain(getattr(config, k)) for k in SETTINGS}}
+            "config": {k: _plain(knob(config, k)) for k in SETTINGS}}
 
 
 def _plain(value):
