@@ -31,7 +31,7 @@ from torch import nn
 
 from ..core.losses import LOSSES, GANLoss, get_loss
 from ..core.models import MLPDiscriminator, mlp_hidden_layers
-from ..core.train import frozen
+from ..core.steps import frozen
 from ..core.utils import GanlibError, get_device, rng as seeded
 
 __all__ = ["CycleConfig", "Translator", "CycleGAN", "build_cyclegan", "cycle_loss", "identity_loss",

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..core.losses import GANLoss, get_loss
 from ..core.models import LEAKY_SLOPE
-from ..core.train import frozen
+from ..core.steps import frozen
 from ..core.utils import GanlibError, get_device, rng as seeded
 
 __all__ = ["Image2ImageGenerator", "PatchDiscriminator", "d_step", "g_step", "train_image2image", "downsample",
