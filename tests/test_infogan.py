@@ -36,7 +36,7 @@ def _pair(seed=0, **kwargs):
 
 
 def _config(**changes):
-    return TrainConfig(**{"num_steps": 4, "batch_size": 8, "log_every": 2, "progress": False, **changes})
+    return ganlib.with_changes(TrainConfig(num_steps=4, batch_size=8, log_every=2, progress=False), **changes)
 
 
 @pytest.fixture(scope="module")

@@ -270,7 +270,7 @@ def test_train_config_rejects_bad_unroll_steps(value):
 
 
 def test_train_config_default_is_no_unrolling():
-    assert TrainConfig().unroll_steps == 0
+    assert TrainConfig().regularization.unroll_steps == 0
 
 
 def test_unrolled_g_step_rejects_bad_arguments():
@@ -311,7 +311,7 @@ def test_cli_unroll_steps_reaches_the_config(tmp_path, capsys):
     status = main(["train", "--dataset", "ring", "--loss", "ns", "--steps", "3", "--batch-size", "16",
                    "--unroll-steps", "2", "--quiet", "--out", str(tmp_path / "run")])
     assert status == 0
-    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["config"]["unroll_steps"] == 2
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["config"]["regularization"]["unroll_steps"] == 2
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--dataset", "ring", "--unroll-steps", "-1", "--out", str(tmp_path / "x")])
     assert exit_info.value.code == 2
