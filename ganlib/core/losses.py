@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .steps_shared import rand_per_example
 from .utils import GanlibError
 
 __all__ = [
@@ -129,15 +130,16 @@ def gradient_penalty(discriminator: nn.Module, x_real: torch.Tensor, x_fake: tor
     weight : float
         lambda (10 in the paper).
     generator : torch.Generator, optional
-        Random stream for alpha (the training run's, so runs are reproducible).
+        Random stream for alpha (the training run's, so runs are reproducible). Under ``torchrun`` each
+        rank keeps its slice of the draw for all ranks (:func:`ganlib.core.steps_shared.rand_per_example`).
 
     Returns
     -------
     torch.Tensor
         A 0-d tensor in the graph of D's parameters.
     """
-    alpha = torch.rand((len(x_real),) + (1,) * (x_real.dim() - 1), device=x_real.device,
-                       dtype=x_real.dtype, generator=generator)  # (B, 1, ...): one alpha per example
+    # (B, 1, ...): one alpha per example; under torchrun this rank's slice of the global batch's draw
+    alpha = rand_per_example(x_real, generator)
     x_hat = alpha * x_real.detach() + (1 - alpha) * x_fake.detach()
     norms = _input_gradient(discriminator, x_hat).norm(dim=1)
     return weight * (norms - 1).pow(2).mean()
