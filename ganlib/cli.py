@@ -14,7 +14,7 @@ Ctrl-C, finishes the step, saves and exits with 128 + the signal (:mod:`ganlib.c
     python -m ganlib train --dataset ring --unroll-steps 5 --loss ns --steps 6000 --out run_ring   # unrolled GAN
     python -m ganlib sample --checkpoint run/checkpoint.pt --n 2000 --seed 0 --out samples.npy
     python -m ganlib evaluate --samples samples.npy --dataset mnist
-    torchrun --standalone --nproc_per_node=2 -m ganlib train --dataset ring --loss ns --out run   # data-parallel
+    torchrun --standalone --nproc_per_node=2 -m ganlib train --dataset ring --out run             # data-parallel
 """
 
 from __future__ import annotations
@@ -127,8 +127,6 @@ def _run_settings(args, config, run):
     if args.precision is not None or args.compile:  # how the steps run, not what they compute
         config = with_changes(config, precision=args.precision or config.speed.precision,
                               compile=args.compile or config.speed.compile)
-    if config.speed.reuse_fakes and distributed.world_size() > 1:  # not under DDP yet: G runs again in its step
-        config = with_changes(config, reuse_fakes=False)
     if args.target is not None and not config.eval_every:
         raise GanlibError("--target needs --eval-every N: a target can only be met by measuring quality")
     if config.regularization.unroll_steps and (is_conditional(run.generator) or infogan.is_infogan(run.generator)):

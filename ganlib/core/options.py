@@ -47,10 +47,6 @@ CONFLICTS: tuple[tuple[str, Callable[..., bool], str], ...] = (
      "a conditional pair (the unrolled step is for unconditional pairs)"),
     ("a conditional pair", lambda c, x: x is not None and x.conditional and _penalty(c),
      "a loss with a gradient penalty (the penalty does not see the labels); pick one without, e.g. ns"),
-    ("compile", lambda c, x: x is not None and c.speed.compile and x.distributed,
-     "torchrun (DDP); pick compile=False"),
-    ("unroll_steps", lambda c, x: x is not None and c.regularization.unroll_steps > 0 and x.distributed,
-     "torchrun (DDP); train unrolled GANs in one process"),
     ("precision 'bf16'", lambda c, x: x is not None and c.speed.precision == "bf16" and x.device_type not in ("cuda", "cpu"),
      "this device (bfloat16 autocast needs CUDA or the CPU)"),
 )

@@ -1,27 +1,25 @@
 """One discriminator step and one generator step: the two halves of Algorithm 1.
 
-Holds :func:`d_step`, :func:`g_step`, :func:`frozen` (D's weights held still while G learns through D)
-and :func:`logits`. The loop that alternates them is :mod:`ganlib.core.engine`; the losses are
+Holds :func:`d_step`, :func:`g_step` and :func:`frozen` (D's weights held still while G learns through D).
+The D step's arithmetic itself is :func:`ganlib.core.steps_shared.d_step_with`, written once for one
+process and for DDP. The loop that alternates the steps is :mod:`ganlib.core.engine`; the losses are
 :mod:`ganlib.core.losses`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Iterator
 
 import torch
 from torch import nn
 
 from .losses import GANLoss
+from .steps_shared import d_step_with, d_verdicts, logits
 from .utils import GanlibError
 
-__all__ = ["logits", "d_step", "g_step", "frozen"]
-
-
-def logits(scores: torch.Tensor) -> torch.Tensor:
-    """D's scores as the losses take them: float32 when autocast made them bfloat16, else unchanged."""
-    return scores.float() if scores.dtype in (torch.bfloat16, torch.float16) else scores  # float64 stays
+__all__ = ["d_step", "g_step", "frozen"]
 
 
 def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Optimizer,
@@ -58,23 +56,8 @@ def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Op
         ``d_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))); call ``float()`` to read.
         With ``keep_fakes``, also ``x_fake`` ``(B, *data_shape)``.
     """
-    cond = y_fake is not None  # a conditional pair: every call also gets the labels
-    with torch.set_grad_enabled(keep_fakes):  # no graph through G unless G's step will reuse these fakes
-        kept = generator(z, y_fake) if cond else generator(z)  # (B, *data_shape)
-    x_fake = kept.detach()  # G is frozen in D's step (the "detach")
-    d_real = logits(discriminator(x_real, y_real) if cond else discriminator(x_real))  # (B,)
-    d_fake = logits(discriminator(x_fake, y_fake) if cond else discriminator(x_fake))
-    d_loss = loss.d(d_real, d_fake)
-    if loss.penalty is not None:
-        d_loss = d_loss + loss.penalty(discriminator, x_real, x_fake, generator=rng)
-    opt_d.zero_grad(set_to_none=True)
-    d_loss.backward()
-    opt_d.step()
-    out = {"d_loss": d_loss.detach(), "d_real": torch.sigmoid(d_real.detach()).mean(),
-           "d_fake": torch.sigmoid(d_fake.detach()).mean()}
-    if keep_fakes:
-        out["x_fake"] = kept
-    return out
+    return d_step_with(generator, functools.partial(d_verdicts, discriminator), opt_d, x_real, z, loss, rng=rng,
+                       y_real=y_real, y_fake=y_fake, keep_fakes=keep_fakes)
 
 
 def g_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,

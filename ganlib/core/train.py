@@ -125,20 +125,18 @@ def prepare_pair(run: Run, data) -> torch.Tensor:
 
 
 def _players(run: Run):
-    """``update_d``, ``update_g`` and the world: the plain steps, or under torchrun the same through DDP."""
+    """``rank, world, update_d, update_g``: the plain steps, or under torchrun the same through DDP."""
     generator, discriminator = run.generator, run.discriminator
+    unroll = run.config.regularization.unroll_steps
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         from .distributed import data_parallel  # imported when used: it needs torch.distributed
 
-        rank, world, update_d, update_g = data_parallel(generator, discriminator)
-    else:
-        rank, world = 0, 1
-        update_d = functools.partial(d_step, generator, discriminator)
-        update_g = functools.partial(g_step, generator, discriminator)
-    if run.config.regularization.unroll_steps:
-        update_g = functools.partial(unrolled_g_step, generator, discriminator, opt_d=run.opt_d,
-                                     unroll_steps=run.config.regularization.unroll_steps)
-    return update_d, update_g, rank, world
+        return data_parallel(generator, discriminator, unroll_steps=unroll, opt_d=run.opt_d)
+    update_d = functools.partial(d_step, generator, discriminator)
+    update_g = functools.partial(g_step, generator, discriminator)
+    if unroll:
+        update_g = functools.partial(unrolled_g_step, generator, discriminator, opt_d=run.opt_d, unroll_steps=unroll)
+    return 0, 1, update_d, update_g
 
 
 def _lazy_losses(loss, every: int):
@@ -160,7 +158,7 @@ def gan_steps(run: Run, data, labels) -> Steps:
     loss = get_loss(config.loss)
     data = prepare_pair(run, data)
     labels = _check_pair_labels(run.generator, labels, data)
-    update_d, update_g, rank, world = _players(run)
+    rank, world, update_d, update_g = _players(run)
     plain, penalized = _lazy_losses(loss, config.regularization.penalty_every)
     autocast = (functools.partial(torch.autocast, device.type, dtype=torch.bfloat16)
                 if config.speed.precision == "bf16" else contextlib.nullcontext)  # weights, losses stay float32
@@ -170,7 +168,9 @@ def gan_steps(run: Run, data, labels) -> Steps:
     idx, z = idx_all[rank * b:(rank + 1) * b], z_all[rank * b:(rank + 1) * b]  # this rank's slices
     x_real = torch.empty((b, *data.shape[1:]), dtype=data.dtype, device=device,
                          memory_format=torch.channels_last if data.dim() == 4 else torch.contiguous_format)
-    y_real, y_fake = torch.empty(b, dtype=torch.long, device=device), torch.empty(b, dtype=torch.long, device=device)
+    y_real, y_fake_all = torch.empty(b, dtype=torch.long, device=device), torch.empty(world * b, dtype=torch.long,
+                                                                                     device=device)
+    y_fake = y_fake_all[rank * b:(rank + 1) * b]  # every rank draws the fakes' labels of all ranks, like z
     cond = {} if labels is None else {"y_real": y_real, "y_fake": y_fake}
     g_real = {"x_real": x_real} if loss.g_uses_real or config.regularization.unroll_steps else {}
     keep = {"keep_fakes": True} if config.speed.reuse_fakes else {}
@@ -184,7 +184,7 @@ def gan_steps(run: Run, data, labels) -> Steps:
     def draw_noise():
         z_all.normal_(generator=run.rng)
         if cond:  # fakes are made for uniformly drawn labels
-            y_fake.random_(0, run.generator.num_classes, generator=run.rng)
+            y_fake_all.random_(0, run.generator.num_classes, generator=run.rng)
 
     def update_discriminator(j: int) -> dict:
         draw_real()
