@@ -285,7 +285,7 @@ def test_the_default_2d_recipe_trains_under_torchrun(tmp_path):
     summary = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(summary) == 1 and summary[0]["step"] == 8 and summary[0]["processes"] == 2
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
-    assert state["step"] == 8 and state["config"]["loss"] == "ns-r1-0.1" and state["config"]["penalty_every"] == 4
+    assert state["step"] == 8 and state["config"]["loss"] == "ns-r1-0.1" and state["config"]["regularization"]["penalty_every"] == 4
     assert all(np.isfinite(state["history"]["d_loss"]))
 
 
