@@ -1,4 +1,5 @@
-"""ganlib.cyclegan: shapes, the cycle loss by hand, isolation of the two steps, a seeded run, bad input."""
+"""ganlib.cyclegan: shapes, the cycle loss by hand, isolation of the two steps, a seeded run through
+ganlib.train, bad input."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ import dataclasses
 import pytest
 import torch
 
+import ganlib
 from ganlib import cyclegan
-from ganlib.variants.cyclegan import (CycleConfig, build_cyclegan, cycle_d_step, cycle_g_step, cycle_loss, identity_loss,
-                             train_cyclegan)
+from ganlib.variants.cyclegan import (CycleVariant, build_cyclegan, cycle_d_step, cycle_g_step, cycle_loss,
+                                      identity_loss)
+from ganlib.core.config import TrainConfig
 from ganlib.core.losses import get_loss
 from ganlib.core.utils import GanlibError
 
-TINY = CycleConfig(num_steps=6, batch_size=16, log_every=3, seed=0)
+TINY = TrainConfig(num_steps=6, batch_size=16, log_every=3, seed=0, loss="lsgan", progress=False)
+
+
+def _train(model, x, y, config=TINY, variant=CycleVariant(), **kwargs):
+    return ganlib.train(model, None, (x, y), config, variant=variant, device="cpu", **kwargs)
 
 
 def _points(seed, n=64, shift=0.0):
@@ -99,33 +106,48 @@ def test_a_seeded_run_is_reproducible_and_logs_its_history(loss):
     runs = []
     for _ in range(2):
         model = _model(seed=3)
-        history = train_cyclegan(model, x, y, config, device="cpu")
+        history = _train(model, x, y, config).history
         runs.append((history, [p.detach().clone() for p in model.parameters()]))
     (h1, p1), (h2, p2) = runs
-    assert set(h1) == set(cyclegan.CYCLE_HISTORY_KEYS)
+    assert set(h1) == {"step", *cyclegan.LOGGED, "seconds"}
     assert h1["step"] == [3.0, 6.0]
     assert h1["d_loss"] == h2["d_loss"] and h1["cycle"] == h2["cycle"]
     assert all(torch.equal(a, b) for a, b in zip(p1, p2))
-    other = train_cyclegan(_model(seed=3), x, y, dataclasses.replace(config, seed=1), device="cpu")
+    other = _train(_model(seed=3), x, y, dataclasses.replace(config, seed=1)).history
     assert other["g_loss"] != h1["g_loss"], "another seed must draw other batches"
+
+
+def test_a_continued_run_matches_one_long_run():
+    x, y = _points(1), _points(2, shift=3.0)
+    whole = _train(_model(seed=3), x, y)
+    model = _model(seed=3)
+    half = dataclasses.replace(TINY, num_steps=3)
+    run = _train(model, x, y, half)
+    run = ganlib.train(model, None, (x, y), half, variant=CycleVariant(), run=run)
+    assert run.step == 6 and run.history["step"] == [3.0, 6.0]
+    assert run.history["cycle"] == whole.history["cycle"]
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), whole.generator.parameters()))
 
 
 def test_the_cycle_term_lowers_the_round_trip_error():
     x, y = _points(1, 256), _points(2, 256, shift=3.0)
     model = _model(seed=0)
-    config = CycleConfig(num_steps=150, batch_size=64, lr=2e-3, log_every=50, seed=0)
-    history = train_cyclegan(model, x, y, config, device="cpu")
+    config = TrainConfig(num_steps=150, batch_size=64, lr_g=2e-3, lr_d=2e-3, log_every=50, seed=0, loss="lsgan",
+                         progress=False)
+    history = _train(model, x, y, config).history
     assert history["cycle"][-1] < 0.5 * history["cycle"][0]
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda m, x, y: train_cyclegan(m, x[:, :1], y, TINY), "x_data must have shape"),
-    (lambda m, x, y: train_cyclegan(m, x, y.long(), TINY), "y_data must be a floating-point"),
-    (lambda m, x, y: train_cyclegan(m, x, y.numpy(), TINY), "y_data must be a floating-point"),
-    (lambda m, x, y: train_cyclegan(m, x[:4], y, TINY), "batch_size 16 is larger"),
-    (lambda m, x, y: train_cyclegan(m, x * float("nan"), y, TINY), "NaN"),
-    (lambda m, x, y: train_cyclegan(m.g_xy, x, y, TINY), "must be a CycleGAN"),
-    (lambda m, x, y: train_cyclegan(m, x, y, {"num_steps": 3}), "must be a CycleConfig"),
+    (lambda m, x, y: _train(m, x[:, :1], y), "x_data must have shape"),
+    (lambda m, x, y: _train(m, x, y.long()), "y_data must be a floating-point"),
+    (lambda m, x, y: _train(m, x, y.numpy()), "y_data must be a floating-point"),
+    (lambda m, x, y: _train(m, x[:4], y), "batch_size 16 is larger"),
+    (lambda m, x, y: _train(m, x * float("nan"), y), "NaN"),
+    (lambda m, x, y: _train(m.g_xy, x, y), "must be a CycleGAN"),
+    (lambda m, x, y: ganlib.train(m, m.d_x, (x, y), TINY, variant=CycleVariant()), "pass None as the discriminator"),
+    (lambda m, x, y: ganlib.train(m, None, x, TINY, variant=CycleVariant()), "must be a pair"),
+    (lambda m, x, y: _train(m, x, y, dataclasses.replace(TINY, unroll_steps=2)), "does not support unroll_steps"),
     (lambda m, x, y: m.g_xy(x[:, :1]), "translator's input must have shape"),
     (lambda m, x, y: cycle_loss(x, x[:, :1]), "same shape|shape it started from"),
 ])
@@ -134,14 +156,15 @@ def test_bad_input_raises_a_readable_error(call, match):
         call(_model(), _points(1), _points(2))
 
 
-@pytest.mark.parametrize("changes, match", [
-    ({"num_steps": 0}, "num_steps"), ({"cycle_weight": -1.0}, "cycle_weight"),
-    ({"identity_weight": float("nan")}, "identity_weight"), ({"lr": 0}, "lr"), ({"loss": "cycle"}, "unknown loss"),
-    ({"betas": (0.5, 1.0)}, "betas"), ({"seed": -1}, "seed"),
+@pytest.mark.parametrize("make, changes, match", [
+    (TrainConfig, {"num_steps": 0}, "num_steps"), (CycleVariant, {"cycle_weight": -1.0}, "cycle_weight"),
+    (CycleVariant, {"identity_weight": float("nan")}, "identity_weight"), (TrainConfig, {"lr_g": 0}, "lr_g"),
+    (TrainConfig, {"loss": "cycle"}, "unknown loss"), (TrainConfig, {"betas": (0.5, 1.0)}, "betas"),
+    (TrainConfig, {"seed": -1}, "seed"),
 ])
-def test_bad_config_raises(changes, match):
+def test_bad_config_raises(make, changes, match):
     with pytest.raises(GanlibError, match=match):
-        CycleConfig(**changes)
+        make(**changes)
 
 
 def test_bad_model_options_raise():

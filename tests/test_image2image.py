@@ -7,6 +7,7 @@ import copy
 import pytest
 import torch
 
+import ganlib
 from ganlib import image2image as i2i
 from ganlib.core.losses import get_loss
 from ganlib.core.utils import GanlibError, seed_everything
@@ -26,6 +27,13 @@ def _pairs(n: int = 64, seed: int = 0):
     for k, (r, c) in enumerate(torch.randint(4, 16, (n, 2), generator=rng).tolist()):
         targets[k, :, r:r + 8, c:c + 8] = 1.0
     return i2i.bicubic_upsample(i2i.downsample(targets, 4)), targets
+
+
+def _train(generator, discriminator, inputs, targets, *, l1_weight=100.0, adv_weight=1.0, lr=2e-4, **config):
+    """``ganlib.train`` with :class:`~ganlib.image2image.Image2ImageVariant` on the CPU; returns the history."""
+    config = ganlib.TrainConfig(lr_g=lr, lr_d=lr, progress=False, **config)
+    variant = i2i.Image2ImageVariant(l1_weight=l1_weight, adv_weight=adv_weight)
+    return ganlib.train(generator, discriminator, (inputs, targets), config, variant=variant, device="cpu").history
 
 
 def _state(module):
@@ -134,8 +142,7 @@ def test_same_seed_same_result():
     runs = []
     for _ in range(2):
         g, d = copy.deepcopy(generator), copy.deepcopy(discriminator)
-        history = i2i.train_image2image(g, d, inputs, targets, num_steps=4, batch_size=8, seed=5,
-                                        log_every=2, device="cpu")
+        history = _train(g, d, inputs, targets, num_steps=4, batch_size=8, seed=5, log_every=2)
         runs.append((history, _state(g), _state(d)))
     (h1, g1, d1), (h2, g2, d2) = runs
     assert h1["g_l1"] == h2["g_l1"] and h1["d_loss"] == h2["d_loss"] and h1["step"] == [2, 4]
@@ -147,8 +154,8 @@ def test_l1_only_training_reduces_the_l1_error():
     generator = i2i.Image2ImageGenerator(width=8)
     with torch.no_grad():
         before = (generator(inputs) - targets).abs().mean().item()
-    history = i2i.train_image2image(generator, None, inputs, targets, num_steps=60, batch_size=16, lr=3e-3,
-                                    l1_weight=1.0, adv_weight=0.0, log_every=20, device="cpu")
+    history = _train(generator, None, inputs, targets, num_steps=60, batch_size=16, lr=3e-3,
+                     l1_weight=1.0, adv_weight=0.0, log_every=20)
     with torch.no_grad():
         after = (generator(inputs) - targets).abs().mean().item()
     assert after < 0.6 * before, (before, after)
@@ -172,16 +179,21 @@ def test_bad_inputs_raise_clear_errors():
         i2i.random_mask(2, hole=40)
     with pytest.raises(GanlibError, match="same shape"):
         i2i.psnr(targets, targets[:2])
-    train = dict(num_steps=1, batch_size=4, device="cpu")
+    train = dict(num_steps=1, batch_size=4)
     with pytest.raises(GanlibError, match="pair up"):
-        i2i.train_image2image(generator, discriminator, inputs, targets[:6], **train)
+        _train(generator, discriminator, inputs, targets[:6], **train)
     with pytest.raises(GanlibError, match="needs a discriminator"):
-        i2i.train_image2image(generator, None, inputs, targets, **train)
+        _train(generator, None, inputs, targets, **train)
     with pytest.raises(GanlibError, match="both 0"):
-        i2i.train_image2image(generator, discriminator, inputs, targets, l1_weight=0, adv_weight=0, **train)
+        _train(generator, discriminator, inputs, targets, l1_weight=0, adv_weight=0, **train)
     with pytest.raises(GanlibError, match="larger than the data"):
-        i2i.train_image2image(generator, discriminator, inputs, targets, **{**train, "batch_size": 9})
+        _train(generator, discriminator, inputs, targets, **{**train, "batch_size": 9})
     with pytest.raises(GanlibError, match=r"\[-1, 1\]"):
-        i2i.train_image2image(generator, discriminator, inputs, (targets + 1) * 127.5, **train)
+        _train(generator, discriminator, inputs, (targets + 1) * 127.5, **train)
     with pytest.raises(GanlibError, match="num_steps"):
-        i2i.train_image2image(generator, discriminator, inputs, targets, **{**train, "num_steps": 0})
+        _train(generator, discriminator, inputs, targets, **{**train, "num_steps": 0})
+    with pytest.raises(GanlibError, match="must be a pair"):
+        ganlib.train(generator, discriminator, inputs, ganlib.TrainConfig(batch_size=4),
+                     variant=i2i.Image2ImageVariant(), device="cpu")
+    with pytest.raises(GanlibError, match="does not support loss 'wgan-gp'"):
+        _train(generator, discriminator, inputs, targets, loss="wgan-gp", **train)

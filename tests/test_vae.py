@@ -7,8 +7,16 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
+import ganlib
 from ganlib import vae
 from ganlib.core.utils import GanlibError
+
+
+def _train(model, data, *, lr=1e-3, evaluate=None, stop_when=None, **config):
+    """``ganlib.train`` with :class:`~ganlib.vae.VAEVariant` on the CPU (Adam's default betas, as Kingma & Welling)."""
+    config = ganlib.TrainConfig(lr_g=lr, betas=(0.9, 0.999), progress=False, **config)
+    return ganlib.train(model, None, data, config, variant=vae.VAEVariant(), device="cpu", evaluate=evaluate,
+                        stop_when=stop_when)
 
 
 def _digits(n: int = 32, seed: int = 0) -> torch.Tensor:
@@ -49,7 +57,8 @@ def test_training_raises_the_elbo_and_it_stays_below_the_likelihood_estimate():
     x = _digits(64)
     torch.manual_seed(0)
     model = vae.VAE(latent_dim=4, hidden=64)
-    history = vae.train_vae(model, x, num_steps=120, batch_size=32, lr=3e-3, seed=0, device="cpu", log_every=20)
+    history = _train(model, x, num_steps=120, batch_size=32, lr=3e-3, seed=0, log_every=20).history
+    assert set(history) == {"step", *vae.LOGGED, "seconds"}
     assert history["step"][-1] == 120 and len(history["elbo"]) == 6
     assert history["elbo"][-1] > history["elbo"][0] + 50, history["elbo"]
     with torch.no_grad():
@@ -62,7 +71,7 @@ def test_same_seed_same_result():
     def run():
         torch.manual_seed(0)
         model = vae.VAE(latent_dim=2, hidden=16)
-        history = vae.train_vae(model, _digits(16), num_steps=10, batch_size=8, seed=3, device="cpu", log_every=5)
+        history = _train(model, _digits(16), num_steps=10, batch_size=8, seed=3, log_every=5).history
         return history["elbo"], vae.sample(model, 4, seed=1)
 
     (h1, s1), (h2, s2) = run(), run()
@@ -83,13 +92,32 @@ def test_bad_input_raises_a_clear_error(bad, words):
         vae.elbo(model, bad)
     assert words in str(error.value)
     with pytest.raises(GanlibError):
-        vae.train_vae(model, bad, num_steps=1, device="cpu")
+        _train(model, bad, num_steps=1, batch_size=1)
 
 
 def test_bad_settings_raise():
     with pytest.raises(GanlibError, match="latent_dim"):
         vae.VAE(latent_dim=0)
     with pytest.raises(GanlibError, match="num_steps"):
-        vae.train_vae(vae.VAE(latent_dim=2, hidden=8), _digits(4), num_steps=0, device="cpu")
+        _train(vae.VAE(latent_dim=2, hidden=8), _digits(4), num_steps=0)
+    with pytest.raises(GanlibError, match="larger than the data"):
+        _train(vae.VAE(latent_dim=2, hidden=8), _digits(4), num_steps=1, batch_size=8)
+    with pytest.raises(GanlibError, match="no discriminator"):
+        ganlib.train(vae.VAE(latent_dim=2, hidden=8), vae.VAE(latent_dim=2, hidden=8), _digits(4),
+                     variant=vae.VAEVariant(), device="cpu")
+    with pytest.raises(GanlibError, match="does not support bf16"):
+        _train(vae.VAE(latent_dim=2, hidden=8), _digits(4), num_steps=1, batch_size=2, precision="bf16")
     with pytest.raises(GanlibError, match="n must be"):
         vae.sample(vae.VAE(latent_dim=2, hidden=8), 0)
+
+
+def test_the_engine_evaluates_and_stops_the_vae_on_target():
+    x = _digits(16)
+
+    @torch.no_grad()
+    def evaluate(model):
+        return {"elbo": float(vae.elbo(model, x, generator=torch.Generator().manual_seed(0))["elbo"].mean())}
+
+    run = _train(vae.VAE(latent_dim=2, hidden=16), x, num_steps=40, batch_size=8, lr=3e-3, log_every=5, eval_every=5,
+                 evaluate=evaluate, stop_when=lambda m: m["elbo"] > -10_000)
+    assert run.target_met and run.step == 5 and len(run.evaluations) == 1

@@ -1,8 +1,8 @@
 """A training run's state, and drawing samples from a generator.
 
 Holds :class:`Run` (what a notebook needs to continue: models, optimizers, step, history, snapshots,
-random stream), :func:`new_run` and :func:`start_or_continue`, :func:`set_learning_rates`,
-:func:`check_data` (the real samples a run trains on) and :func:`sample`.
+random stream), :func:`new_run` and :func:`start_or_continue`, :func:`run_without_noise` (a variant's own
+run), :func:`set_learning_rates`, :func:`check_data` (the real samples a run trains on) and :func:`sample`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from .config import TrainConfig
 from .labels import check_labels, is_conditional
 from .utils import GanlibError, get_device, rng as seeded
 
-__all__ = ["Run", "HISTORY_KEYS", "TrainingDiverged", "new_run", "start_or_continue", "set_learning_rates",
-           "check_data", "sample"]
+__all__ = ["Run", "HISTORY_KEYS", "TrainingDiverged", "new_run", "start_or_continue", "run_without_noise",
+           "set_learning_rates", "check_data", "sample"]
 
 HISTORY_KEYS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "seconds")
 
@@ -81,6 +81,27 @@ def new_run(generator: nn.Module, discriminator: nn.Module | None, config: Train
                opt_d=None if discriminator is None else _make_optimizer(discriminator.parameters(), config.lr_d,
                                                                           config.betas, device),
                config=config, rng=rng, fixed_z=fixed_z)
+
+
+def run_without_noise(generator: nn.Module, discriminator: nn.Module | None, config: TrainConfig,
+                      device: torch.device, logged: tuple[str, ...], *, params_g=None, params_d=None) -> Run:
+    """Start a run for models without a ``latent_dim`` (a variant's ``new_run``: CycleGAN, image-to-image,
+    the VAE): the models moved to ``device``; plain Adam over ``params_g`` and ``params_d`` (default: the
+    generator's and the discriminator's parameters; no D optimizer when there are none); the random
+    stream seeded by ``config.seed`` with nothing drawn from it yet, so the first draws are the batches;
+    no fixed noise (no snapshots); a history with the keys "step", ``logged`` and "seconds"."""
+    generator.to(device)
+    if discriminator is not None:
+        discriminator.to(device)
+    params_g = list(generator.parameters() if params_g is None else params_g)
+    if params_d is None:
+        params_d = () if discriminator is None else discriminator.parameters()
+    params_d = list(params_d)
+    return Run(generator=generator, discriminator=discriminator,
+               opt_g=torch.optim.Adam(params_g, lr=config.lr_g, betas=config.betas),
+               opt_d=torch.optim.Adam(params_d, lr=config.lr_d, betas=config.betas) if params_d else None,
+               config=config, rng=seeded(config.seed, device), fixed_z=None,
+               history={key: [] for key in ("step", *logged, "seconds")})
 
 
 def start_or_continue(generator: nn.Module, discriminator: nn.Module | None, config: TrainConfig | None,

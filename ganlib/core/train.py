@@ -9,7 +9,10 @@ weights have not changed in between), as pytorch/examples' DCGAN does.
 
 A variant is any object with a ``name``, a set ``unsupported`` of options it leaves out (see
 :data:`ganlib.core.options.VARIANT_OPTIONS`) and ``steps(run, data, labels) -> Steps``; see
-:mod:`ganlib.variants` for InfoGAN, CycleGAN, image-to-image and the VAE.
+:mod:`ganlib.variants` for InfoGAN, CycleGAN, image-to-image and the VAE. A variant whose models have no
+``latent_dim`` (CycleGAN, image-to-image, the VAE) also has ``new_run(generator, discriminator, config,
+device) -> Run``: :func:`train` calls it to start a run (its own optimizers, no fixed noise, a history with
+its own keys); a run it returns continues like any other (``run=``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from .losses import get_loss
 from .run import Run, check_data, start_or_continue
 from .steps import d_step, g_step
 from .unrolled import unrolled_g_step
-from .utils import GanlibError
+from .utils import GanlibError, get_device
 
 __all__ = ["train", "GAN", "gan_steps", "prepare_pair"]
 
@@ -47,7 +50,7 @@ def train(generator: nn.Module, discriminator: nn.Module | None, data, config: T
     ----------
     generator, discriminator : nn.Module
         The two players; they are moved to ``device``. ``discriminator`` is None for a variant without
-        one (the VAE).
+        one (the VAE), or whose generator module holds all its networks (a CycleGAN).
     data : torch.Tensor
         The real samples ``(N, *data_shape)``; kept on the device and indexed there (a variant may take
         something else, e.g. CycleGAN's two domains).
@@ -83,17 +86,26 @@ def train(generator: nn.Module, discriminator: nn.Module | None, data, config: T
         When a logged loss is NaN or infinite; the models, optimizers, random stream and history
         are first rolled back to the last finite history row, so nothing good is lost.
     """
-    run = start_or_continue(generator, discriminator, config, run, device)
     variant = GAN if variant is None else variant
-    if stop_when is not None and evaluate is None:
+    run = _start(generator, discriminator, config, variant, run, device, evaluate is not None, stop_when is not None)
+    return fit(run, variant.steps(run, data, labels), callback=callback, evaluate=evaluate, stop_when=stop_when)
+
+
+def _start(generator, discriminator, config, variant, run, device, evaluates: bool, has_target: bool) -> Run:
+    """The run :func:`train` trains: a new one (the variant's ``new_run`` when it has one) or ``run``
+    continued, with its options checked once."""
+    if run is None and hasattr(variant, "new_run"):  # models without a latent_dim: the variant starts the run
+        run, config = variant.new_run(generator, discriminator, config or TrainConfig(), get_device(device)), None
+    run = start_or_continue(generator, discriminator, config, run, device)
+    if has_target and not evaluates:
         raise GanlibError("stop_when needs evaluate=: a target can only be met by measuring quality")
-    if run.config.eval_every and evaluate is None:
+    if run.config.eval_every and not evaluates:
         raise GanlibError("config.eval_every is set but no evaluate= function was given")
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     check_options(run.config, Context(conditional=is_conditional(generator), distributed=distributed,
                                       device_type=run.device.type, variant=variant.name,
                                       unsupported=frozenset(variant.unsupported)))
-    return fit(run, variant.steps(run, data, labels), callback=callback, evaluate=evaluate, stop_when=stop_when)
+    return run
 
 
 class _PlainGAN:

@@ -1,10 +1,10 @@
 """CycleGAN in miniature: unpaired translation between two domains X and Y (Zhu et al., 2017).
 
-Holds :class:`CycleConfig`, :class:`Translator` (a small MLP that maps a sample to a sample of the same
-shape), :class:`CycleGAN` (the two translators G: X -> Y and F: Y -> X and the two discriminators
-D_X and D_Y), :func:`build_cyclegan`, the losses :func:`cycle_loss` and :func:`identity_loss`, the
-explicit steps :func:`cycle_d_step` and :func:`cycle_g_step`, and :func:`train_cyclegan`. It works on any
-fixed sample shape, e.g. 2-D points ``(2,)`` or small images ``(1, 14, 14)``. The adversarial losses
+Holds :class:`Translator` (a small MLP that maps a sample to a sample of the same shape), :class:`CycleGAN`
+(the two translators G: X -> Y and F: Y -> X and the two discriminators D_X and D_Y), :func:`build_cyclegan`,
+the losses :func:`cycle_loss` and :func:`identity_loss`, the explicit steps :func:`cycle_d_step` and
+:func:`cycle_g_step`, and :class:`CycleVariant`, which trains with them through :func:`ganlib.train`. It
+works on any fixed sample shape, e.g. 2-D points ``(2,)`` or small images ``(1, 14, 14)``. The adversarial losses
 are those of :mod:`ganlib.losses`; D is frozen in G's step with :func:`ganlib.train.frozen`. It does not
 hold the paper's ResNet generators or PatchGAN discriminators, which are too slow for a CPU chapter.
 
@@ -22,56 +22,77 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..core.losses import LOSSES, GANLoss, get_loss
+from ..core.config import TrainConfig
+from ..core.engine import Steps
+from ..core.losses import GANLoss, get_loss
 from ..core.models import MLPDiscriminator, mlp_hidden_layers
+from ..core.run import Run, run_without_noise
 from ..core.steps import frozen
-from ..core.utils import GanlibError, get_device, rng as seeded
+from ..core.utils import GanlibError
 
-__all__ = ["CycleConfig", "Translator", "CycleGAN", "build_cyclegan", "cycle_loss", "identity_loss",
-           "cycle_d_step", "cycle_g_step", "train_cyclegan", "CYCLE_HISTORY_KEYS"]
+__all__ = ["CycleVariant", "Translator", "CycleGAN", "build_cyclegan", "cycle_loss", "identity_loss",
+           "cycle_d_step", "cycle_g_step", "LOGGED"]
 
-#: The keys of the history that :func:`train_cyclegan` returns.
-CYCLE_HISTORY_KEYS = ("step", "d_loss", "g_loss", "adversarial", "cycle", "identity", "seconds")
+#: What a CycleGAN run logs (its history adds "step" and "seconds"): both Ds' loss, the translators' total, its terms.
+LOGGED = ("d_loss", "g_loss", "adversarial", "cycle", "identity")
 
 
 @dataclass(frozen=True)
-class CycleConfig:
-    """Everything that decides a CycleGAN run. Make variants with ``dataclasses.replace``."""
+class CycleVariant:
+    """CycleGAN for :func:`ganlib.train`: ``ganlib.train(model, None, (x_data, y_data), config,
+    variant=CycleVariant())``. Its knobs are the weights of the extra terms.
 
-    num_steps: int = 1000                      # updates of the two translators
-    batch_size: int = 64                       # samples of each domain per minibatch
-    lr: float = 2e-4                           # Adam learning rate of all four networks (the paper's)
-    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas (the paper's)
+    The :class:`CycleGAN` is the "generator": it holds all four networks (roll-back and checkpoints keep them
+    together), so the discriminator is None. ``x_data``, ``y_data``: unpaired samples ``(N, *data_shape)``
+    of each domain. Each D update (:func:`cycle_d_step`) draws a minibatch of X, then of Y, from the run's
+    random stream; the G update (:func:`cycle_g_step`) uses the last D update's. ``config.lr_g`` drives the
+    translators' Adam, ``lr_d`` the discriminators'; the paper's: ``TrainConfig(loss="lsgan")``.
+    """
+
     cycle_weight: float = 10.0                 # lambda of the cycle-consistency term (the paper's)
     identity_weight: float = 0.0               # weight of the identity term; 0 turns it off
-    loss: str = "lsgan"                        # adversarial loss in ganlib.losses.LOSSES (the paper's least squares)
-    log_every: int = 50                        # steps between history rows
-    seed: int = 0                              # seeds the batches
+
+    name = "cyclegan"
+    unsupported = frozenset({"unroll_steps", "reuse_fakes", "compile", "bf16", "distributed"})
 
     def __post_init__(self):
-        for name in ("num_steps", "batch_size", "log_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise GanlibError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
-            raise GanlibError(f"lr must be a positive finite number, got {self.lr!r}")
         for name in ("cycle_weight", "identity_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise GanlibError(f"{name} must be a non-negative finite number, got {value!r}")
-        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            raise GanlibError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        if self.loss not in LOSSES:
-            raise GanlibError(f"unknown loss {self.loss!r}; expected one of {tuple(LOSSES)}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise GanlibError(f"seed must be a non-negative integer, got {self.seed!r}")
+
+    def new_run(self, generator, discriminator, config: TrainConfig, device: torch.device) -> Run:
+        model = _check_model(generator, discriminator)
+        return run_without_noise(model, None, config, device, LOGGED, params_g=model.generators(),
+                                 params_d=model.discriminators())
+
+    def steps(self, run: Run, data, labels) -> Steps:
+        model, b = _check_model(run.generator, run.discriminator), run.config.batch_size
+        if labels is not None:
+            raise GanlibError("CycleGAN's domains are unlabelled: pass no labels=")
+        if not isinstance(data, (tuple, list)) or len(data) != 2:
+            raise GanlibError("CycleGAN's data must be a pair (x_data, y_data) of unpaired samples")
+        device, shape = run.device, getattr(model.g_xy, "data_shape", None)
+        x_data = _check_domain(data[0], "x_data", shape, b).to(device)
+        y_data = _check_domain(data[1], "y_data", shape or tuple(x_data.shape[1:]), b).to(device)
+        loss, batch = get_loss(run.config.loss), {}
+
+        def update_d(j: int) -> dict:  # (1) both discriminators, on fresh batches of X and of Y
+            batch["x"] = x_data[torch.randint(len(x_data), (b,), generator=run.rng, device=device)]
+            batch["y"] = y_data[torch.randint(len(y_data), (b,), generator=run.rng, device=device)]
+            return cycle_d_step(model, run.opt_d, batch["x"], batch["y"], loss, rng=run.rng)
+
+        def update_g(d_out: dict) -> dict:  # (2) both translators, on the same batches
+            return cycle_g_step(model, run.opt_g, batch["x"], batch["y"], loss, cycle_weight=self.cycle_weight,
+                                identity_weight=self.identity_weight)
+
+        return Steps(update_d, update_g, logged=LOGGED)
 
 
 class Translator(nn.Module):
@@ -159,7 +180,7 @@ def build_cyclegan(*, data_shape: Sequence[int], hidden: Sequence[int] = (128, 1
 
 
 def cycle_loss(x: torch.Tensor, x_reconstructed: torch.Tensor) -> torch.Tensor:
-    """Cycle-consistency loss: the mean absolute difference E|F(G(x)) - x| over every element.
+    """Cycle-consistency loss: the mean absolute difference E|F(G(x)) - x| over every element, a 0-d tensor.
 
     Parameters
     ----------
@@ -167,11 +188,6 @@ def cycle_loss(x: torch.Tensor, x_reconstructed: torch.Tensor) -> torch.Tensor:
         A batch ``(B, *data_shape)``.
     x_reconstructed : torch.Tensor
         The batch after the round trip, e.g. ``F(G(x))``, of the same shape.
-
-    Returns
-    -------
-    torch.Tensor
-        A 0-d tensor.
     """
     if x.shape != x_reconstructed.shape:
         raise GanlibError(f"a cycle must return the shape it started from: {tuple(x.shape)} vs "
@@ -186,9 +202,8 @@ def identity_loss(y: torch.Tensor, g_of_y: torch.Tensor) -> torch.Tensor:
 
 def cycle_d_step(model: CycleGAN, opt_d: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
                  loss: GANLoss, *, rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """One update of both discriminators: D_Y judges y against G(x), D_X judges x against F(y).
-
-    The translators are not updated (their outputs are computed without a graph).
+    """One update of both discriminators: D_Y judges y against G(x), D_X judges x against F(y). Returns
+    ``{"d_loss": both discriminators' losses summed}`` (0-d); the translators are not updated.
 
     Parameters
     ----------
@@ -201,11 +216,6 @@ def cycle_d_step(model: CycleGAN, opt_d: torch.optim.Optimizer, x: torch.Tensor,
         The adversarial loss pair (``loss.d``, plus ``loss.penalty`` when it has one).
     rng : torch.Generator, optional
         Random stream of a penalty's draws.
-
-    Returns
-    -------
-    dict of 0-d tensors
-        ``d_loss``, the sum of both discriminators' losses.
     """
     with torch.no_grad():  # the translators are frozen in D's step: no graph through them
         y_fake, x_fake = model.g_xy(x), model.g_yx(y)  # (B, *data_shape) each
@@ -221,9 +231,9 @@ def cycle_d_step(model: CycleGAN, opt_d: torch.optim.Optimizer, x: torch.Tensor,
 
 def cycle_g_step(model: CycleGAN, opt_g: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
                  loss: GANLoss, *, cycle_weight: float, identity_weight: float = 0.0) -> dict[str, torch.Tensor]:
-    """One update of both translators on L_adv(G, D_Y) + L_adv(F, D_X) + cycle and identity terms.
-
-    Both discriminators are frozen: gradients flow through them into G and F, not into their weights.
+    """One update of both translators on L_adv(G, D_Y) + L_adv(F, D_X) + cycle and identity terms; returns
+    0-d ``g_loss`` (the total) and its parts ``adversarial``, ``cycle`` and ``identity``. Both
+    discriminators are frozen: gradients flow through them into G and F, not into their weights.
 
     Parameters
     ----------
@@ -238,11 +248,6 @@ def cycle_g_step(model: CycleGAN, opt_g: torch.optim.Optimizer, x: torch.Tensor,
         lambda of the cycle term (0 turns it off).
     identity_weight : float
         Weight of the identity term (0, the default, skips computing it).
-
-    Returns
-    -------
-    dict of 0-d tensors
-        ``g_loss`` (the total) and its parts ``adversarial``, ``cycle`` and ``identity``.
     """
     with frozen(model.d_x), frozen(model.d_y):
         y_fake, x_fake = model.g_xy(x), model.g_yx(y)  # G(x), F(y)
@@ -261,68 +266,12 @@ def cycle_g_step(model: CycleGAN, opt_g: torch.optim.Optimizer, x: torch.Tensor,
             "identity": identity.detach()}
 
 
-def train_cyclegan(model: CycleGAN, x_data: torch.Tensor, y_data: torch.Tensor,
-                   config: CycleConfig | None = None, *, device: torch.device | str | None = None) -> dict:
-    """Train ``model`` on unpaired samples of two domains; return the history.
-
-    Each step draws an independent minibatch of each domain (no pairs are ever used), makes one update
-    of both discriminators (:func:`cycle_d_step`) and one of both translators (:func:`cycle_g_step`).
-
-    Parameters
-    ----------
-    model : CycleGAN
-        Trained in place and moved to ``device``.
-    x_data, y_data : torch.Tensor
-        Samples of domain X and of domain Y, ``(N_x, *data_shape)`` and ``(N_y, *data_shape)``.
-    config : CycleConfig, optional
-        Default ``CycleConfig()``.
-    device : torch.device or str, optional
-        Default :func:`ganlib.get_device`.
-
-    Returns
-    -------
-    dict
-        Lists of floats under :data:`CYCLE_HISTORY_KEYS`, one row every ``config.log_every`` steps
-        (means over the steps since the last row).
-    """
-    config = config or CycleConfig()
-    if not isinstance(config, CycleConfig):
-        raise GanlibError(f"config must be a CycleConfig, got {type(config).__name__}")
+def _check_model(model, discriminator) -> CycleGAN:
     if not isinstance(model, CycleGAN):
         raise GanlibError(f"model must be a CycleGAN (see build_cyclegan), got {type(model).__name__}")
-    device = get_device(device)
-    shape = getattr(model.g_xy, "data_shape", None)
-    x_data = _check_domain(x_data, "x_data", shape, config.batch_size).to(device)
-    y_data = _check_domain(y_data, "y_data", shape or tuple(x_data.shape[1:]), config.batch_size).to(device)
-    model.to(device).train()
-    loss = get_loss(config.loss)
-    opt_g = torch.optim.Adam(model.generators(), lr=config.lr, betas=config.betas)
-    opt_d = torch.optim.Adam(model.discriminators(), lr=config.lr, betas=config.betas)
-    rng = seeded(config.seed, device)
-    history: dict[str, list[float]] = {k: [] for k in CYCLE_HISTORY_KEYS}
-    parts = ("d_loss", "g_loss", "adversarial", "cycle", "identity")
-    totals, rows = torch.zeros(len(parts), device=device), 0
-    start = time.perf_counter()
-    for step in range(1, config.num_steps + 1):
-        x = x_data[torch.randint(len(x_data), (config.batch_size,), generator=rng, device=device)]
-        y = y_data[torch.randint(len(y_data), (config.batch_size,), generator=rng, device=device)]
-        d_out = cycle_d_step(model, opt_d, x, y, loss, rng=rng)            # (1) both discriminators
-        g_out = cycle_g_step(model, opt_g, x, y, loss, cycle_weight=config.cycle_weight,
-                             identity_weight=config.identity_weight)        # (2) both translators
-        totals += torch.stack([d_out["d_loss"]] + [g_out[k] for k in parts[1:]])
-        rows += 1
-        if step % config.log_every == 0 or step == config.num_steps:
-            means = (totals / rows).tolist()  # the one host sync per history row
-            if not all(math.isfinite(m) for m in means):
-                raise GanlibError(f"the CycleGAN losses became NaN or infinite by step {step}; "
-                                  "try a smaller learning rate")
-            for key, value in zip(parts, means):
-                history[key].append(value)
-            history["step"].append(float(step))
-            history["seconds"].append(time.perf_counter() - start)
-            totals.zero_()
-            rows = 0
-    return history
+    if discriminator is not None:
+        raise GanlibError("a CycleGAN holds its own discriminators: pass None as the discriminator")
+    return model
 
 
 def _check_batch(x, data_shape: tuple[int, ...], what: str) -> None:

@@ -2,9 +2,10 @@
 
 Holds: :class:`Image2ImageGenerator` (a small conv encoder-decoder, condition -> image),
 :class:`PatchDiscriminator` (D(condition, image) -> one logit per patch), :func:`d_step` and
-:func:`g_step` (the adversarial loss + λ·L1), :func:`train_image2image` (the loop that alternates
-them), and the helpers that make the conditions and score the outputs: :func:`downsample`, :func:`bicubic_upsample`, :func:`random_mask`,
-:func:`mask_condition`, :func:`psnr`. It does not hold unconditional GANs (:mod:`ganlib.train`).
+:func:`g_step` (the adversarial loss + λ·L1), :class:`Image2ImageVariant` (which alternates them
+through :func:`ganlib.train`), and the helpers that make the conditions and score the outputs:
+:func:`downsample`, :func:`bicubic_upsample`, :func:`random_mask`, :func:`mask_condition`, :func:`psnr`. It
+does not hold unconditional GANs (:mod:`ganlib.train`).
 
 Images are ``(B, 1, 28, 28)`` in [-1, 1]. A *condition* is ``(B, C, 28, 28)``: a low-resolution digit
 upsampled back to 28x28 (C = 1), or a masked digit and its mask (C = 2). Masks hold 1 where a pixel is
@@ -14,23 +15,28 @@ known and 0 where it is missing. Labels: real = 1, fake = 0, as in :mod:`ganlib.
 from __future__ import annotations
 
 import contextlib
-import time
+import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.config import TrainConfig
+from ..core.engine import Steps
 from ..core.losses import GANLoss, get_loss
 from ..core.models import LEAKY_SLOPE
+from ..core.run import Run, run_without_noise
 from ..core.steps import frozen
-from ..core.utils import GanlibError, get_device, rng as seeded
+from ..core.utils import GanlibError
 
-__all__ = ["Image2ImageGenerator", "PatchDiscriminator", "d_step", "g_step", "train_image2image", "downsample",
-           "bicubic_upsample", "random_mask", "mask_condition", "psnr", "SIZE"]
+__all__ = ["Image2ImageGenerator", "PatchDiscriminator", "d_step", "g_step", "Image2ImageVariant", "downsample",
+           "bicubic_upsample", "random_mask", "mask_condition", "psnr", "SIZE", "LOGGED"]
 
 SIZE = 28          # side of the images this module works with (MNIST)
 MASK_FILL = 0.0    # value written into missing pixels: mid-grey, distinct from the -1 background
 INPUT_GAIN = 2.0   # G's output is tanh(INPUT_GAIN * input + correction): tanh(2) ~ 0.96 keeps ink as ink
+LOGGED = ("d_loss", "g_adv", "g_l1")  # what a run logs (means per history row; the history adds step, seconds)
 
 
 class Image2ImageGenerator(nn.Module):
@@ -98,7 +104,8 @@ class PatchDiscriminator(nn.Module):
 
 def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Optimizer,
            condition: torch.Tensor, x_real: torch.Tensor, loss: GANLoss) -> torch.Tensor:
-    """One D update: real pairs (c, y) -> 1, fake pairs (c, G(c)) -> 0. G is not updated.
+    """One D update: real pairs (c, y) -> 1, fake pairs (c, G(c)) -> 0; returns the 0-d D loss, detached.
+    G is not updated.
 
     Parameters
     ----------
@@ -109,11 +116,6 @@ def d_step(generator: nn.Module, discriminator: nn.Module, opt_d: torch.optim.Op
         A minibatch of conditions ``(B, C, 28, 28)`` and their true images ``(B, 1, 28, 28)``.
     loss : GANLoss
         The loss pair (``loss.d`` is used).
-
-    Returns
-    -------
-    torch.Tensor
-        The 0-d discriminator loss, detached.
     """
     with torch.no_grad():  # G is frozen in D's step: no graph through G is needed (the "detach")
         x_fake = generator(condition)
@@ -128,6 +130,7 @@ def g_step(generator: nn.Module, discriminator: nn.Module | None, opt_g: torch.o
            condition: torch.Tensor, x_real: torch.Tensor, loss: GANLoss, *, l1_weight: float,
            adv_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
     """One G update on ``adv_weight * loss.g(D(c, G(c))) + l1_weight * mean|G(c) - y|``; D's weights stay.
+    Returns ``g_adv, g_l1``: the two terms (0-d, detached, unweighted).
 
     Parameters
     ----------
@@ -141,11 +144,6 @@ def g_step(generator: nn.Module, discriminator: nn.Module | None, opt_g: torch.o
         The loss pair (``loss.g`` is used).
     l1_weight, adv_weight : float
         Weights of the reconstruction and adversarial terms.
-
-    Returns
-    -------
-    g_adv, g_l1 : torch.Tensor
-        The two terms (0-d, detached, unweighted).
     """
     adversarial = adv_weight > 0
     with frozen(discriminator) if adversarial else contextlib.nullcontext():  # gradients through D, not into it
@@ -159,76 +157,65 @@ def g_step(generator: nn.Module, discriminator: nn.Module | None, opt_g: torch.o
     return g_adv.detach(), g_l1.detach()
 
 
-def train_image2image(generator: nn.Module, discriminator: nn.Module | None, inputs: torch.Tensor,
-                      targets: torch.Tensor, *, num_steps: int, batch_size: int = 64, lr: float = 2e-4,
-                      l1_weight: float = 100.0, adv_weight: float = 1.0, loss: str = "ns", seed: int = 0,
-                      log_every: int = 50, device: torch.device | str | None = None) -> dict[str, list[float]]:
-    """Train a conditional GAN on ``(inputs, targets)`` pairs: per step one :func:`d_step`, then one :func:`g_step`.
+@dataclass(frozen=True)
+class Image2ImageVariant:
+    """pix2pix-style training for :func:`ganlib.train`: ``ganlib.train(generator, discriminator,
+    (inputs, targets), config, variant=Image2ImageVariant())``.
 
-    With ``adv_weight = 0`` there is no game: G is a plain L1 regression and ``discriminator`` may be
-    ``None``. Both players use Adam (betas 0.5, 0.999) and are trained in place.
-
-    Parameters
-    ----------
-    generator : nn.Module
-        Maps conditions ``(B, C, 28, 28)`` to images ``(B, 1, 28, 28)``.
-    discriminator : nn.Module or None
-        ``discriminator(condition, image)`` -> logits of any shape ``(B, ...)``.
-    inputs, targets : torch.Tensor
-        Conditions ``(N, C, 28, 28)`` and the true images ``(N, 1, 28, 28)`` in [-1, 1].
-    num_steps : int
-        Generator updates.
-    batch_size : int
-        Pairs per minibatch.
-    lr : float
-        Adam learning rate of both players (pix2pix: 2e-4).
-    l1_weight, adv_weight : float
-        λ of the L1 term (pix2pix: 100) and the weight of the adversarial term.
-    loss : str
-        A loss pair of :data:`ganlib.losses.LOSSES`.
-    seed : int
-        Seeds the minibatch draws (initialize the models yourself, e.g. after ``seed_everything``).
-    log_every : int
-        Steps between history rows.
-    device : torch.device or str, optional
-        Default :func:`ganlib.get_device`.
-
-    Returns
-    -------
-    dict
-        Lists by name, ``step``, ``d_loss``, ``g_adv``, ``g_l1`` (means over the steps since the last
-        row) and ``seconds``.
+    ``inputs``, ``targets``: conditions ``(N, C, 28, 28)`` and their true images ``(N, 1, 28, 28)`` in
+    [-1, 1], paired by index. Each step draws one minibatch of pairs from the run's random stream; one
+    :func:`d_step` and one :func:`g_step` use it. With ``adv_weight = 0`` there is no game: G is a plain L1
+    regression, a ``discriminator`` may be None (or is left alone), the logged ``d_loss`` and ``g_adv`` are
+    0. Both players use Adam with ``config.lr_g``, ``lr_d`` and ``betas`` (pix2pix: 2e-4, (0.5, 0.999)).
     """
-    _check_training(generator, discriminator, inputs, targets, num_steps, batch_size, lr, l1_weight,
-                    adv_weight, log_every)
-    adversarial = adv_weight > 0
-    pair = get_loss(loss)
-    device = get_device(device)
-    generator.to(device).train()
-    inputs, targets = inputs.to(device), targets.to(device)  # resident on the device, indexed there
-    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
-    if adversarial:
-        discriminator.to(device).train()
-        opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-    rng = seeded(seed, device)
-    history: dict[str, list[float]] = {k: [] for k in ("step", "d_loss", "g_adv", "g_l1", "seconds")}
-    sums, rows = torch.zeros(3, device=device), 0  # running d_loss, g_adv, g_l1: read only when logging
-    start = time.perf_counter()
-    for step in range(1, num_steps + 1):
-        idx = torch.randint(len(inputs), (batch_size,), generator=rng, device=device)
-        condition, x_real = inputs[idx], targets[idx]                                  # (B, C, 28, 28), (B, 1, 28, 28)
-        d_loss = d_step(generator, discriminator, opt_d, condition, x_real, pair) if adversarial else sums[0] * 0
-        g_adv, g_l1 = g_step(generator, discriminator, opt_g, condition, x_real, pair,
-                             l1_weight=l1_weight, adv_weight=adv_weight)
-        sums += torch.stack([d_loss, g_adv, g_l1])
-        rows += 1
-        if step % log_every == 0 or step == num_steps:
-            for key, value in zip(("d_loss", "g_adv", "g_l1"), (sums / rows).tolist()):
-                history[key].append(value)
-            history["step"].append(step)
-            history["seconds"].append(time.perf_counter() - start)
-            sums, rows = torch.zeros(3, device=device), 0
-    return history
+
+    l1_weight: float = 100.0      # lambda of the L1 term (pix2pix: 100)
+    adv_weight: float = 1.0       # weight of the adversarial term; 0 = L1 regression, no discriminator
+
+    name = "image2image"
+    unsupported = frozenset({"unroll_steps", "reuse_fakes", "compile", "bf16", "penalty", "relativistic",
+                             "distributed"})
+
+    def __post_init__(self):
+        for name in ("l1_weight", "adv_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value == math.inf:
+                raise GanlibError(f"{name} must be a non-negative number, got {value!r}")
+        if self.l1_weight == 0 and self.adv_weight == 0:
+            raise GanlibError("l1_weight and adv_weight are both 0: G would have nothing to learn from")
+
+    def new_run(self, generator, discriminator, config: TrainConfig, device: torch.device) -> Run:
+        self._check_players(discriminator)
+        return run_without_noise(generator, discriminator, config, device, LOGGED)  # D untrained when adv_weight = 0
+
+    def steps(self, run: Run, data, labels) -> Steps:
+        self._check_players(run.discriminator)
+        if labels is not None:
+            raise GanlibError("the condition is the input image: pass no labels=")
+        inputs, targets = _check_pairs(run.generator, data, run.config.batch_size)
+        device, b, loss, batch = run.device, run.config.batch_size, get_loss(run.config.loss), {}
+        inputs, targets = inputs.to(device), targets.to(device)  # resident on the device, indexed there
+
+        def draw():
+            idx = torch.randint(len(inputs), (b,), generator=run.rng, device=device)
+            batch["c"], batch["x"] = inputs[idx], targets[idx]       # (B, C, 28, 28), (B, 1, 28, 28)
+
+        def update_d(j: int) -> dict:
+            draw()
+            return {"d_loss": d_step(run.generator, run.discriminator, run.opt_d, batch["c"], batch["x"], loss)}
+
+        def update_g(d_out: dict) -> dict:  # on the D step's pairs; without D it draws its own
+            if not d_out:
+                draw()
+            g_adv, g_l1 = g_step(run.generator, run.discriminator, run.opt_g, batch["c"], batch["x"], loss,
+                                 l1_weight=self.l1_weight, adv_weight=self.adv_weight)
+            return {"g_adv": g_adv, "g_l1": g_l1, **({} if d_out else {"d_loss": torch.zeros_like(g_l1)})}
+
+        return Steps(update_d if self.adv_weight > 0 else None, update_g, logged=LOGGED)
+
+    def _check_players(self, discriminator) -> None:
+        if self.adv_weight > 0 and discriminator is None:
+            raise GanlibError("adv_weight > 0 needs a discriminator (pass adv_weight=0 for L1-only training)")
 
 
 def downsample(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -294,21 +281,13 @@ def _check_condition(c, channels: int, who: str) -> None:
                              if isinstance(c, torch.Tensor) and c.dim() == 4 and c.shape[-1] < SIZE else ""))
 
 
-def _check_training(generator, discriminator, inputs, targets, num_steps, batch_size, lr, l1_weight,
-                    adv_weight, log_every) -> None:
-    for name, value in (("num_steps", num_steps), ("batch_size", batch_size), ("log_every", log_every)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise GanlibError(f"{name} must be a positive integer, got {value!r}")
-    for name, value in (("lr", lr), ("l1_weight", l1_weight), ("adv_weight", adv_weight)):
-        if not isinstance(value, (int, float)) or not value == value or value < 0 or (name == "lr" and value == 0):
-            raise GanlibError(f"{name} must be a {'positive' if name == 'lr' else 'non-negative'} number, got {value!r}")
-    if l1_weight == 0 and adv_weight == 0:
-        raise GanlibError("l1_weight and adv_weight are both 0: G would have nothing to learn from")
-    if adv_weight > 0 and discriminator is None:
-        raise GanlibError("adv_weight > 0 needs a discriminator (pass adv_weight=0 for L1-only training)")
+def _check_pairs(generator, data, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise GanlibError("the data must be a pair (inputs, targets): conditions and their true images")
+    inputs, targets = data
     _check_images(targets, "targets")
     channels = getattr(generator, "in_channels", inputs.shape[1] if isinstance(inputs, torch.Tensor) else 1)
-    _check_condition(inputs, channels, "train_image2image")
+    _check_condition(inputs, channels, "the inputs")
     if len(inputs) != len(targets):
         raise GanlibError(f"inputs and targets must pair up: {len(inputs)} inputs, {len(targets)} targets")
     if batch_size > len(inputs):
@@ -316,3 +295,4 @@ def _check_training(generator, discriminator, inputs, targets, num_steps, batch_
     lo, hi = float(targets.min()), float(targets.max())
     if lo < -1.001 or hi > 1.001:
         raise GanlibError(f"targets must lie in [-1, 1] like the generator's tanh, got [{lo:g}, {hi:g}]")
+    return inputs, targets

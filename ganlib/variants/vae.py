@@ -1,7 +1,8 @@
 """A small variational autoencoder (VAE) for 28x28 digits, the GAN's classic rival (chapter 9).
 
 Holds: :class:`VAE` (an MLP encoder q(z|x) and decoder p(x|z)), :func:`kl_to_standard_normal`,
-:func:`elbo`, :func:`log_likelihood`, :func:`train_vae`, :func:`sample` and :func:`reconstruct`.
+:func:`elbo`, :func:`log_likelihood`, :func:`elbo_step`, :class:`VAEVariant` (trains with it through
+:func:`ganlib.train`), :func:`sample` and :func:`reconstruct`.
 It does not hold GAN code or metrics (:mod:`ganlib.metrics` scores the VAE's samples like a GAN's).
 
 The likelihood is **Bernoulli** on pixel intensities: an image ``x`` in [-1, 1] becomes
@@ -15,17 +16,21 @@ Prior p(z) = N(0, I); q(z|x) = N(mean, diag(exp(log_var))); all quantities in na
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core.utils import GanlibError, get_device, rng as seeded
+from ..core.config import TrainConfig
+from ..core.engine import Steps
+from ..core.run import Run, run_without_noise
+from ..core.utils import GanlibError, rng as seeded
 
-__all__ = ["VAE", "kl_to_standard_normal", "elbo", "log_likelihood", "train_vae", "sample", "reconstruct"]
+__all__ = ["VAE", "kl_to_standard_normal", "elbo", "log_likelihood", "elbo_step", "VAEVariant", "sample",
+           "reconstruct", "LOGGED"]
 
 IMAGE_SHAPE = (1, 28, 28)  # the digits' shape; pixels in [-1, 1]
+LOGGED = ("elbo", "reconstruction", "kl")  # what a run logs (means per history row; plus step, seconds)
 
 
 def _check_images(x, what: str = "x") -> torch.Tensor:
@@ -152,53 +157,61 @@ def log_likelihood(model: VAE, x: torch.Tensor, *, num_samples: int = 64, seed: 
     return torch.logsumexp(torch.stack(terms), dim=0) - math.log(num_samples)
 
 
-def train_vae(model: VAE, data: torch.Tensor, *, num_steps: int = 3000, batch_size: int = 128,
-              lr: float = 1e-3, seed: int = 0, device=None, log_every: int = 50) -> dict[str, list]:
-    """Maximize the mean ELBO of minibatches with Adam; return the history (model trained in place).
+def elbo_step(model: VAE, opt: torch.optim.Optimizer, x: torch.Tensor, *,
+              generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """One Adam step up the mean ELBO of the minibatch ``x`` ``(B, 1, 28, 28)`` (down its negative).
 
-    Parameters
-    ----------
-    model : VAE
-    data : torch.Tensor
-        ``(N, 1, 28, 28)`` in [-1, 1]; kept on the device, batches drawn by indexing.
-    num_steps, batch_size, lr, seed : int, int, float, int
-        Optimizer steps, images per step, Adam's learning rate, seed of batches and noise.
-    device : str or torch.device, optional
-        Default :func:`ganlib.get_device`.
-    log_every : int
-        Steps between history entries (each the mean over those steps).
-
-    Returns
-    -------
-    dict of str to list
-        ``step``, ``elbo``, ``reconstruction``, ``kl`` (nats per image) and ``seconds`` (cumulative).
+    Returns the batch means of :func:`elbo`'s ``elbo``, ``reconstruction`` and ``kl`` (0-d, detached, nats
+    per image); ``generator`` is the random stream of z's noise.
     """
-    if num_steps < 1 or batch_size < 1 or log_every < 1 or not lr > 0:
-        raise GanlibError(f"num_steps, batch_size, log_every must be >= 1 and lr > 0, got "
-                          f"{num_steps}, {batch_size}, {log_every}, {lr}")
-    device = get_device() if device is None else torch.device(device)
-    data = _check_images(data, "data").to(device)
-    rng = seeded(seed, device)
-    model.to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history = {k: [] for k in ("step", "elbo", "reconstruction", "kl", "seconds")}
-    sums, start = torch.zeros(3, device=device), time.perf_counter()
-    for step in range(1, num_steps + 1):
-        x = data[torch.randint(len(data), (batch_size,), generator=rng, device=device)]
-        terms = elbo(model, x, generator=rng)
-        loss = -terms["elbo"].mean()                          # ascend the ELBO = descend its negative
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sums += torch.stack([terms[k].detach().mean() for k in ("elbo", "reconstruction", "kl")])
-        if step % log_every == 0 or step == num_steps:
-            n = step - (history["step"][-1] if history["step"] else 0)
-            for k, v in zip(("elbo", "reconstruction", "kl"), (sums / n).tolist()):
-                history[k].append(v)
-            history["step"].append(step)
-            history["seconds"].append(time.perf_counter() - start)
-            sums.zero_()
-    return history
+    terms = elbo(model, x, generator=generator)
+    loss = -terms["elbo"].mean()                          # ascend the ELBO = descend its negative
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return {k: v.detach().mean() for k, v in terms.items()}
+
+
+class VAEVariant:
+    """The VAE for :func:`ganlib.train`: ``ganlib.train(model, None, data, config, variant=VAEVariant())``.
+
+    There is no discriminator: each engine step is one :func:`elbo_step` on a minibatch of ``data``
+    ``(N, 1, 28, 28)`` in [-1, 1] drawn from the run's random stream, which then draws z's noise. Adam
+    uses ``config.lr_g`` and ``config.betas``; Kingma & Welling's Adam defaults are ``lr_g=1e-3,
+    betas=(0.9, 0.999)``. The history logs :data:`LOGGED` (nats per image). It has no knobs of its own.
+    """
+
+    name = "vae"
+    unsupported = frozenset({"unroll_steps", "reuse_fakes", "compile", "bf16", "penalty", "relativistic",
+                             "distributed"})
+
+    def new_run(self, generator, discriminator, config: TrainConfig, device: torch.device) -> Run:
+        _check_model(generator, discriminator)
+        return run_without_noise(generator, None, config, device, LOGGED)
+
+    def steps(self, run: Run, data, labels) -> Steps:
+        model = _check_model(run.generator, run.discriminator)
+        if labels is not None:
+            raise GanlibError("a VAE is unconditional: pass no labels=")
+        data = _check_images(data, "data")
+        if len(data) < run.config.batch_size:
+            raise GanlibError(f"batch_size {run.config.batch_size} is larger than the data ({len(data)} images)")
+        device, b = run.device, run.config.batch_size
+        data = data.to(device)  # kept on the device, batches drawn by indexing
+
+        def update(d_out: dict) -> dict:
+            x = data[torch.randint(len(data), (b,), generator=run.rng, device=device)]
+            return elbo_step(model, run.opt_g, x, generator=run.rng)
+
+        return Steps(None, update, logged=LOGGED)
+
+
+def _check_model(model, discriminator) -> VAE:
+    if not isinstance(model, VAE):
+        raise GanlibError(f"model must be a ganlib.vae.VAE, got {type(model).__name__}")
+    if discriminator is not None:
+        raise GanlibError("a VAE has no discriminator: pass None")
+    return model
 
 
 @torch.no_grad()
