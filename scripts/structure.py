@@ -76,11 +76,21 @@ def function_lengths(tree: ast.AST) -> dict[str, int]:
     return found
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
 def imported_names(tree: ast.AST, name: str, is_package: bool) -> set[str]:
-    """Dotted names a module's imports may refer to, relative ones resolved; anywhere in the file."""
+    """Dotted names a module's imports may refer to, relative ones resolved; anywhere in the file but in an
+    ``if TYPE_CHECKING:`` block (annotations only: no import at run time)."""
     found: set[str] = set()
     here = name.split(".") if is_package else name.split(".")[:-1]   # the package a relative import starts in
+    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and _is_type_checking(block.test)
+                   for stmt in block.body for n in ast.walk(stmt)}   # `if TYPE_CHECKING:` imports never run
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
