@@ -147,7 +147,7 @@ def test_the_cycle_term_lowers_the_round_trip_error():
     (lambda m, x, y: _train(m.g_xy, x, y), "must be a CycleGAN"),
     (lambda m, x, y: ganlib.train(m, m.d_x, (x, y), TINY, variant=CycleVariant()), "pass None as the discriminator"),
     (lambda m, x, y: ganlib.train(m, None, x, TINY, variant=CycleVariant()), "must be a pair"),
-    (lambda m, x, y: _train(m, x, y, dataclasses.replace(TINY, unroll_steps=2)), "does not support unroll_steps"),
+    (lambda m, x, y: _train(m, x, y, ganlib.with_changes(TINY, unroll_steps=2)), "does not support unroll_steps"),
     (lambda m, x, y: m.g_xy(x[:, :1]), "translator's input must have shape"),
     (lambda m, x, y: cycle_loss(x, x[:, :1]), "same shape|shape it started from"),
 ])

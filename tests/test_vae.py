@@ -14,7 +14,7 @@ from ganlib.core.utils import GanlibError
 
 def _train(model, data, *, lr=1e-3, evaluate=None, stop_when=None, **config):
     """``ganlib.train`` with :class:`~ganlib.vae.VAEVariant` on the CPU (Adam's default betas, as Kingma & Welling)."""
-    config = ganlib.TrainConfig(lr_g=lr, betas=(0.9, 0.999), progress=False, **config)
+    config = ganlib.with_changes(ganlib.TrainConfig(lr_g=lr, betas=(0.9, 0.999), progress=False), **config)
     return ganlib.train(model, None, data, config, variant=vae.VAEVariant(), device="cpu", evaluate=evaluate,
                         stop_when=stop_when)
 
