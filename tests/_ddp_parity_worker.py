@@ -8,15 +8,12 @@ Everything runs in float64 (see ``parity_tolerance`` in the test file).
 
 - One run per loss of :data:`ganlib.LOSSES`, through :func:`ganlib.train` (the path of the CLI): the
   ring's recipe (its MLP and learning rates), a few steps, the penalty on every other D update.
-- Runs that ``ganlib.train`` still refuses under torchrun (conditional pairs, reuse_fakes, unrolling, compile)
-  drive ``data_parallel``'s ``update_d`` / ``update_g`` directly with :func:`manual_loop`, a copy of
-  ``train``'s loop (every rank draws the batches of all ranks from one shared stream and keeps its
-  slice); the one-process runs use :func:`ganlib.d_step` / :func:`ganlib.g_step` in the same loop.
+- Conditional pairs, reuse_fakes, unrolling and compile (:func:`manual_loop`), also through
+  :func:`ganlib.train`, on a tiny pair (conditional: G(z, y), D(x, y) on 2-D points).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from typing import Callable
@@ -30,8 +27,8 @@ from ganlib.core.losses import LOSSES
 
 STEPS, BATCH = 12, 32  # generator steps; per-rank batch (one process: 2 * BATCH)
 PENALTY_EVERY = 2      # lazy penalties: both D updates (plain, penalized x 2) are exercised
-LR = 1e-3              # the manual loop's Adam learning rate (both players)
-# The manual loop's runs: (case, loss, conditional, reuse_fakes, unroll_steps, compile)
+LR = 1e-3              # the tiny pairs' Adam learning rate (both players)
+# The tiny pairs' runs: (case, loss, conditional, reuse_fakes, unroll_steps, compile)
 MANUAL = (("conditional", "rsgan", True, False, 0, False),          # labels in both steps, real batch in G's
           ("conditional-reuse_fakes", "ns", True, True, 0, False),  # labels, and G's step on D's fakes
           ("reuse_fakes", "ns-r1", False, True, 0, False),          # a penalty, and G's step on D's fakes
@@ -98,49 +95,23 @@ def manual_models(conditional: bool):
 
 
 def manual_loop(case: str, batch: int, world: int = 1) -> dict:
-    """``train``'s loop, reduced: ``STEPS`` steps of case ``case`` of :data:`MANUAL`, in one process
-    (``world`` 1: ``d_step`` / ``g_step``) or in ``world`` ranks (``data_parallel``)."""
+    """``STEPS`` steps of case ``case`` of :data:`MANUAL` through :func:`ganlib.train` (one process, or
+    each of ``world`` ranks): a tiny pair on 512 ring points, both learning rates :data:`LR`."""
     _, name, conditional, reuse, unroll, compiled = next(m for m in MANUAL if m[0] == case)
-    loss = LOSSES[name]
     generator, discriminator = manual_models(conditional)
-    if compiled and world > 1:  # as ganlib.train does: in place, before DDP wraps them
+    if compiled:  # in place, as train does, but with a backend that builds in seconds; train keeps them so
         # dynamo and AOTAutograd (whose backward DDP's hooks must see) without inductor's C++ kernels, which
         # take ~1 CPU-minute to build here; train's inductor kernels are tested in one process (test_train)
         generator.compile(backend=COMPILE_BACKEND)
         discriminator.compile(backend=COMPILE_BACKEND)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=LR, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=LR, betas=(0.5, 0.999))
-    if world > 1:
-        from ganlib.core.distributed import data_parallel
-        rank, world, update_d, update_g = data_parallel(generator, discriminator, unroll_steps=unroll, opt_d=opt_d)
-    else:
-        rank, update_d = 0, functools.partial(ganlib.d_step, generator, discriminator)
-        update_g = (functools.partial(ganlib.unrolled_g_step, generator, discriminator, opt_d=opt_d,
-                                      unroll_steps=unroll) if unroll
-                    else functools.partial(ganlib.g_step, generator, discriminator))
-    rng = torch.Generator().manual_seed(0)
     x = ganlib.sample_toy("ring", 512, generator=torch.Generator().manual_seed(1)).double()
-    labels = torch.arange(len(x)) % 3  # any labels do: the test is of the arithmetic, not of learning
-    mine = slice(rank * batch, (rank + 1) * batch)  # this rank's slice of every global draw
-    d_losses = []
-    for _ in range(STEPS):
-        idx = torch.randint(len(x), (world * batch,), generator=rng)[mine]
-        z = torch.randn(world * batch, 4, generator=rng)[mine]
-        y_fake = torch.randint(3, (world * batch,), generator=rng)[mine]
-        cond = {"y_real": labels[idx], "y_fake": y_fake} if conditional else {}
-        d_out = update_d(opt_d, x[idx], z, loss, rng=rng, keep_fakes=reuse, **cond)
-        d_losses.append(float(d_out["d_loss"]))
-        kept = {"x_fake": d_out.pop("x_fake")} if reuse else {}
-        if not reuse:
-            z = torch.randn(world * batch, 4, generator=rng)[mine]
-            if conditional:
-                cond["y_fake"] = torch.randint(3, (world * batch,), generator=rng)[mine]
-        idx = torch.randint(len(x), (world * batch,), generator=rng)[mine]  # G's real batch (relativistic, unrolled)
-        if conditional:
-            cond["y_real"] = labels[idx]
-        update_g(opt_g, z, loss, x_real=x[idx], **cond, **kept)
+    labels = torch.arange(len(x)) % 3 if conditional else None  # any labels do: the test is of the arithmetic
+    config = ganlib.TrainConfig(num_steps=STEPS, batch_size=batch, lr_g=LR, lr_d=LR, loss=name, log_every=1,
+                                progress=False, regularization=ganlib.Regularization(unroll_steps=unroll),
+                                speed=ganlib.Speed(reuse_fakes=reuse, compile=compiled))
+    run = ganlib.train(generator, discriminator, x, config, labels=labels, device="cpu")
     return {"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
-            "d_losses": d_losses}
+            "d_losses": run.history["d_loss"]}
 
 
 def run_case(case: str, batch: int, world: int = 1) -> dict:

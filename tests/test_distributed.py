@@ -239,7 +239,7 @@ def test_update_d_and_update_g_take_labels_and_reused_fakes(parity_ranks, case, 
     """``data_parallel``'s steps take ``d_step`` / ``g_step``'s keywords: labels (a tiny conditional MLP,
     RSGAN, so G's step also reads real data with its labels) and ``keep_fakes`` / ``x_fake`` (G's step
     backs through the fakes G's DDP wrapper made in D's step, so G's gradients are averaged too).
-    Driven like ``train``'s loop (which still refuses these under torchrun); one process uses d_step / g_step.
+    Through ``ganlib.train`` in both: two ranks of B against one process of 2B.
     """
     _assert_ranks_equal(parity_ranks, case)
     loss = next(m[1] for m in parity.MANUAL if m[0] == case)
