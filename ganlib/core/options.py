@@ -51,7 +51,7 @@ CONFLICTS: tuple[tuple[str, Callable[..., bool], str], ...] = (
      "this device (bfloat16 autocast needs CUDA or the CPU)"),
 )
 
-# Options a variant may leave out; it names them in its `unsupported` set.
+#: The options a variant may leave out (it names them in its ``unsupported`` set), each with its test.
 VARIANT_OPTIONS: dict[str, Callable[..., bool]] = {
     "unroll_steps": lambda c: c.regularization.unroll_steps > 0, "reuse_fakes": lambda c: c.speed.reuse_fakes,
     "compile": lambda c: c.speed.compile, "bf16": lambda c: c.speed.precision == "bf16",

@@ -5,7 +5,7 @@ Holds :class:`Translator` (a small MLP that maps a sample to a sample of the sam
 the losses :func:`cycle_loss` and :func:`identity_loss`, the explicit steps :func:`cycle_d_step` and
 :func:`cycle_g_step`, and :class:`CycleVariant`, which trains with them through :func:`ganlib.train`. It
 works on any fixed sample shape, e.g. 2-D points ``(2,)`` or small images ``(1, 14, 14)``. The adversarial losses
-are those of :mod:`ganlib.losses`; D is frozen in G's step with :func:`ganlib.train.frozen`. It does not
+are those of :mod:`ganlib.core.losses`; D is frozen in G's step with :func:`ganlib.core.steps.frozen`. It does not
 hold the paper's ResNet generators or PatchGAN discriminators, which are too slow for a CPU chapter.
 
 The generators' objective (each discriminator trained with the adversarial loss alone)::
@@ -39,7 +39,8 @@ from ..core.utils import GanlibError
 __all__ = ["CycleVariant", "Translator", "CycleGAN", "build_cyclegan", "cycle_loss", "identity_loss",
            "cycle_d_step", "cycle_g_step", "LOGGED"]
 
-#: What a CycleGAN run logs (its history adds "step" and "seconds"): both Ds' loss, the translators' total, its terms.
+#: The values a CycleGAN run logs, besides the step and the seconds (both Ds' loss, the translators' total and
+#: its three terms).
 LOGGED = ("d_loss", "g_loss", "adversarial", "cycle", "identity")
 
 

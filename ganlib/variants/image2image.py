@@ -9,7 +9,7 @@ does not hold unconditional GANs (:mod:`ganlib.train`).
 
 Images are ``(B, 1, 28, 28)`` in [-1, 1]. A *condition* is ``(B, C, 28, 28)``: a low-resolution digit
 upsampled back to 28x28 (C = 1), or a masked digit and its mask (C = 2). Masks hold 1 where a pixel is
-known and 0 where it is missing. Labels: real = 1, fake = 0, as in :mod:`ganlib.losses`.
+known and 0 where it is missing. Labels: real = 1, fake = 0, as in :mod:`ganlib.core.losses`.
 """
 
 from __future__ import annotations

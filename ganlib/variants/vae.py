@@ -3,7 +3,7 @@
 Holds: :class:`VAE` (an MLP encoder q(z|x) and decoder p(x|z)), :func:`kl_to_standard_normal`,
 :func:`elbo`, :func:`log_likelihood`, :func:`elbo_step`, :class:`VAEVariant` (trains with it through
 :func:`ganlib.train`), :func:`sample` and :func:`reconstruct`.
-It does not hold GAN code or metrics (:mod:`ganlib.metrics` scores the VAE's samples like a GAN's).
+It does not hold GAN code or metrics (:mod:`ganlib.eval.metrics` scores the VAE's samples like a GAN's).
 
 The likelihood is **Bernoulli** on pixel intensities: an image ``x`` in [-1, 1] becomes
 ``(x + 1) / 2`` in [0, 1], and the decoder outputs one logit per pixel, so
@@ -30,7 +30,8 @@ __all__ = ["VAE", "kl_to_standard_normal", "elbo", "log_likelihood", "elbo_step"
            "reconstruct", "LOGGED"]
 
 IMAGE_SHAPE = (1, 28, 28)  # the digits' shape; pixels in [-1, 1]
-LOGGED = ("elbo", "reconstruction", "kl")  # what a run logs (means per history row; plus step, seconds)
+#: The values a VAE run logs (means per history row), besides the step and the seconds.
+LOGGED = ("elbo", "reconstruction", "kl")
 
 
 def _check_images(x, what: str = "x") -> torch.Tensor:
