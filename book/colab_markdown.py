@@ -150,10 +150,12 @@ class BookIndex:
         short = target.startswith("~")
         target = target.lstrip("~")
         documented = target
-        try:
-            module, _, attr = target.rpartition(".")
-            obj = getattr(importlib.import_module(module), attr)
-            if getattr(obj, "__module__", "").startswith("ganlib"):
+        try:  # attribute by attribute from the package: `ganlib.losses` is the package's name for a module
+            first, *rest = target.split(".")
+            obj = importlib.import_module(first)
+            for attr in rest:
+                obj = getattr(obj, attr)
+            if getattr(obj, "__module__", "").startswith("ganlib") and hasattr(obj, "__qualname__"):
                 documented = f"{obj.__module__}.{obj.__qualname__}"
         except (ImportError, AttributeError, ValueError):
             pass  # a module, or a name that only the published page knows: link as written
