@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from ganlib.core.utils import GanlibError  # noqa: E402
+from ganlib.eval import viz  # noqa: E402
 from ganlib.eval.viz import (animate_snapshots, image_grid, plot_history, plot_points, show_images,  # noqa: E402
                         show_widget)
 
@@ -130,3 +131,19 @@ def test_show_widget_draws_an_ipywidgets_7_widget_too(monkeypatch):
                               {"version_major": 2, "version_minor": 0, "model_id": "abc123"},
                               "text/plain": "an explorer: live in Jupyter"}
     assert widget.displayed == 1
+
+
+def test_table_builds_markdown_with_formats_and_escaped_pipes():
+    shown = viz.table([{"variant": "NS GAN", "FID": 12.345, "modes": 8},
+                       {"variant": "a|b", "FID": 3.0, "modes": 10}],
+                      formats={"FID": ".1f"}, note="*Two seeds.*")
+    assert shown.data.splitlines() == ["| variant | FID | modes |", "|---|---|---|",
+                                       "| NS GAN | 12.3 | 8 |", "| a\\|b | 3.0 | 10 |", "", "*Two seeds.*"]
+    assert viz.table([{"x": 0.123456}]).data.splitlines()[2] == "| 0.123 |"
+
+
+def test_table_rejects_ragged_or_empty_rows():
+    with pytest.raises(GanlibError, match="every row needs the columns"):
+        viz.table([{"a": 1, "b": 2}, {"b": 2, "a": 1}])
+    with pytest.raises(GanlibError, match="at least one row"):
+        viz.table([])

@@ -1,8 +1,8 @@
 """Pictures of a GAN run: image grids, training curves, animations, and widgets with a text fallback.
 
-Holds: :func:`image_grid`, :func:`show_images`, :func:`plot_history`, :func:`animate_snapshots`, and
+Holds: :func:`image_grid`, :func:`show_images`, :func:`plot_history`, :func:`animate_snapshots`,
 :func:`show_widget`, which displays an explorer's widgets with a one-line text for pages that cannot
-draw them. Every function returns a matplotlib object, an array (or HTML for animations) and draws
+draw them, and :func:`table`, the one way the chapters show a table of results. Every function returns a matplotlib object, an array (or HTML for animations) and draws
 nothing it was not asked to. The pictures of 2-D data (:func:`plot_points` and D's decision surface)
 are in :mod:`.viz2d` and re-exported here, so ``ganlib.viz.<name>`` reaches every picture. It does not
 hold metrics or training code.
@@ -18,7 +18,7 @@ from matplotlib import animation
 from ..core.utils import GanlibError
 from .viz2d import animate_decision_surfaces, decision_surface, plot_decision_surface, plot_points
 
-__all__ = ["image_grid", "show_images", "plot_history", "animate_snapshots", "show_widget"]
+__all__ = ["image_grid", "show_images", "plot_history", "animate_snapshots", "show_widget", "table"]
 
 #: The pictures of 2-D data, defined (and documented) in :mod:`.viz2d` and re-exported here.
 REEXPORTED = (plot_points, decision_surface, plot_decision_surface, animate_decision_surfaces)
@@ -149,3 +149,47 @@ def show_widget(widget, note: str) -> None:
     display(bundle, raw=True)
     if not hasattr(widget, "_repr_mimebundle_") and widget._view_name is not None:
         widget._handle_displayed()  # ipywidgets 7 runs the widget's on_displayed callbacks here
+
+
+def _cell(value, fmt: str | None) -> str:
+    if fmt is not None and not isinstance(value, str):
+        text = format(value, fmt)
+    elif isinstance(value, float):
+        text = f"{value:.3g}"
+    else:
+        text = str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def table(rows, *, formats: dict | None = None, note: str | None = None):
+    """A list of rows as a Markdown table, displayed as a table in Jupyter, Colab and the built book.
+
+    Parameters
+    ----------
+    rows : list of dict
+        One dict per row, column name to value; the first row's keys are the columns, in their order,
+        and every row must have the same keys.
+    formats : dict, optional
+        Column name to a format spec for its non-string values, e.g. ``{"MNIST-FID": ".0f"}``; other
+        floats are shown with 3 significant digits, strings as they are.
+    note : str, optional
+        A line of Markdown under the table (what was measured, over which seeds).
+
+    Returns
+    -------
+    IPython.display.Markdown
+        Shown when it is a cell's last expression, or with ``display(...)``; its ``.data`` is the text.
+    """
+    from IPython.display import Markdown
+
+    rows = list(rows)
+    if not rows:
+        raise GanlibError("table() needs at least one row")
+    columns = list(rows[0])
+    for row in rows[1:]:
+        if list(row) != columns:
+            raise GanlibError(f"table(): every row needs the columns {columns}, in that order; got {list(row)}")
+    formats = formats or {}
+    lines = ["| " + " | ".join(_cell(c, None) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row[c], formats.get(c)) for c in columns) + " |" for row in rows]
+    return Markdown("\n".join(lines) + (f"\n\n{note}" if note else ""))
