@@ -17,8 +17,13 @@ RECORD = json.loads((ROOT / "benchmarks" / "results" / "chapter_times_h200.json"
 CHAPTERS = sorted(p.stem for p in (ROOT / "chapters").glob("*.ipynb"))
 
 
-def test_every_chapter_has_a_recorded_successful_gpu_time():
-    assert sorted(RECORD["chapters"]) == CHAPTERS
+def test_every_chapter_has_a_recorded_successful_gpu_time_or_the_readme_says_it_has_none():
+    assert set(RECORD["chapters"]) <= set(CHAPTERS), "the record names a chapter that is gone"
+    readme = (ROOT / "README.md").read_text()
+    times = readme[readme.index("### Chapter times on a GPU machine"):]
+    times = times[:times.index("\n## ")]
+    for name in sorted(set(CHAPTERS) - set(RECORD["chapters"])):  # pages split off after the measurement
+        assert f"`{name}`" in times and "not been measured" in times, f"{name}: no GPU time, and the README does not say so"
     for name, chosen in RECORD["chapters"].items():  # each figure is a run of that chapter that finished
         assert any(run["chapters"].get(name) == {"seconds": chosen["seconds"], "ok": True}
                    and run["jobs"] == chosen["jobs"] for run in RECORD["runs"]), name
