@@ -11,7 +11,7 @@ from ganlib import exercises
 from ganlib.core.utils import GanlibError
 
 
-# --- ex-7-1: one-sided label smoothing ----------------------------------------------------------------
+# --- ex-7-3: one-sided label smoothing ----------------------------------------------------------------
 
 def smooth_reference(d_real, d_fake, real_label=0.9):
     real = real_label * F.softplus(-d_real) + (1 - real_label) * F.softplus(d_real)
@@ -52,8 +52,8 @@ def _stub(*args):
 
 
 @pytest.mark.parametrize("answer", [smooth_reference, smooth_with_bce])
-def test_ex_7_1_accepts_correct_answers(answer):
-    result = exercises.ex_7_1(answer)
+def test_ex_7_3_accepts_correct_answers(answer):
+    result = exercises.ex_7_3(answer)
     assert result.passed, str(result)
 
 
@@ -61,12 +61,12 @@ def test_ex_7_1_accepts_correct_answers(answer):
                                           (smooth_scaled, "soft target"),
                                           (smooth_unstable, "softplus"),
                                           (smooth_ignores_label, "expected")])
-def test_ex_7_1_rejects_wrong_answers(wrong, words):
-    result = exercises.ex_7_1(wrong)
+def test_ex_7_3_rejects_wrong_answers(wrong, words):
+    result = exercises.ex_7_3(wrong)
     assert not result.passed and words in result.message and result.hint, str(result)
 
 
-# --- ex-7-2: EMA of the generator's weights -------------------------------------------------------------
+# --- ex-7-4: EMA of the generator's weights -------------------------------------------------------------
 
 @torch.no_grad()
 def ema_reference(ema_generator, generator, decay):
@@ -118,8 +118,8 @@ def ema_moves_generator(ema_generator, generator, decay):
 
 
 @pytest.mark.parametrize("answer", [ema_reference, ema_with_state_dicts])
-def test_ex_7_2_accepts_correct_answers(answer):
-    result = exercises.ex_7_2(answer)
+def test_ex_7_4_accepts_correct_answers(answer):
+    result = exercises.ex_7_4(answer)
     assert result.passed, str(result)
 
 
@@ -127,24 +127,24 @@ def test_ex_7_2_accepts_correct_answers(answer):
                                           (ema_parameters_only, "BatchNorm buffers"),
                                           (ema_not_in_place, "did not change"),
                                           (ema_moves_generator, "generator itself")])
-def test_ex_7_2_rejects_wrong_answers(wrong, words):
-    result = exercises.ex_7_2(wrong)
+def test_ex_7_4_rejects_wrong_answers(wrong, words):
+    result = exercises.ex_7_4(wrong)
     assert not result.passed and words in result.message and result.hint, str(result)
 
 
 # --- both ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("checker, label", [(exercises.ex_7_1, "ex-7-1"), (exercises.ex_7_2, "ex-7-2")])
+@pytest.mark.parametrize("checker, label", [(exercises.ex_7_3, "ex-7-3"), (exercises.ex_7_4, "ex-7-4")])
 def test_raising_stub_is_reported_without_raising(checker, label):
     result = checker(_stub)
     assert not result.passed and "NotImplementedError" in result.message and label in str(result)
 
 
-@pytest.mark.parametrize("checker", [exercises.ex_7_1, exercises.ex_7_2])
+@pytest.mark.parametrize("checker", [exercises.ex_7_3, exercises.ex_7_4])
 def test_non_function_is_refused(checker):
     with pytest.raises(GanlibError, match="callable"):
         checker(42)
 
 
 def test_registered():
-    assert exercises.CHECKERS["ex-7-1"] is exercises.ex_7_1 and exercises.CHECKERS["ex-7-2"] is exercises.ex_7_2
+    assert exercises.CHECKERS["ex-7-3"] is exercises.ex_7_3 and exercises.CHECKERS["ex-7-4"] is exercises.ex_7_4

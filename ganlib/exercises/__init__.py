@@ -27,9 +27,9 @@ from .ch01_02 import ex_1_2, ex_2_2, ex_2_3
 from .ch03 import ex_3_2, ex_3_3
 from .ch04 import ex_4_1, ex_4_2, ex_4_3
 from .ch06 import ex_6_1, ex_6_2, ex_6_3
-from .ch07 import ex_7_1, ex_7_2
+from .ch07 import ex_7_3, ex_7_4
 from .ch08_09 import ex_8_1, ex_9_1
 
 __all__ = ["CheckResult", "CHECKERS", "remedy_trials",
            "ex_1_2", "ex_2_2", "ex_2_3", "ex_3_2", "ex_3_3", "ex_4_1", "ex_4_2", "ex_4_3",
-           "ex_6_1", "ex_6_2", "ex_6_3", "ex_7_1", "ex_7_2", "ex_8_1", "ex_9_1"]
+           "ex_6_1", "ex_6_2", "ex_6_3", "ex_7_3", "ex_7_4", "ex_8_1", "ex_9_1"]

@@ -1,10 +1,10 @@
-"""Checkers of chapter 7: D's loss with one-sided label smoothing (ex-7-1) and one EMA step of G (ex-7-2)."""
+"""Checkers of chapter 7: D's loss with one-sided label smoothing (ex-7-3) and one EMA step of G (ex-7-4)."""
 
 from __future__ import annotations
 
 from ._common import CheckResult, _as_float, _checker, _require_callable, _run
 
-__all__ = ["ex_7_1", "ex_7_2"]
+__all__ = ["ex_7_3", "ex_7_4"]
 
 
 def _smooth_d_loss_compare(d_real, d_fake, real_label: float):
@@ -35,8 +35,8 @@ def _smooth_d_loss_compare(d_real, d_fake, real_label: float):
     return compare
 
 
-@_checker("ex-7-1")
-def ex_7_1(d_loss_smooth) -> CheckResult:
+@_checker("ex-7-3")
+def ex_7_3(d_loss_smooth) -> CheckResult:
     """Check ``d_loss_smooth(d_real, d_fake, real_label)``: D's BCE from logits with one-sided label smoothing.
 
     The target is ``real_label`` for real data and 0 for fakes; each batch is averaged, then the two
@@ -46,7 +46,7 @@ def ex_7_1(d_loss_smooth) -> CheckResult:
 
     from ..core.losses import d_loss_bce_smooth
 
-    label = "ex-7-1"
+    label = "ex-7-3"
     _require_callable(label, d_loss_smooth)
     rng = torch.Generator().manual_seed(7)
     cases = []
@@ -102,8 +102,8 @@ def _ema_gap(state: dict, expected: dict) -> list:
             if not torch.allclose(state[k].double(), v.double(), rtol=1e-5, atol=1e-6)]
 
 
-@_checker("ex-7-2")
-def ex_7_2(ema_update) -> CheckResult:
+@_checker("ex-7-4")
+def ex_7_4(ema_update) -> CheckResult:
     """Check ``ema_update(ema_generator, generator, decay)``: one in-place EMA step of G's weights and buffers.
 
     Float parameters and buffers become ``decay * average + (1 - decay) * current``, integer buffers
@@ -111,7 +111,7 @@ def ex_7_2(ema_update) -> CheckResult:
     """
     import torch
 
-    label = "ex-7-2"
+    label = "ex-7-4"
     _require_callable(label, ema_update)
     hint = ("for every parameter *and* buffer: float ones become decay * average + (1 - decay) * current "
             "(in place, e.g. avg.lerp_(cur, 1 - decay)), integer ones are copied; return nothing")
