@@ -167,6 +167,10 @@ def test_every_pointer_names_a_section_of_chapter_7():
         assert labels, f"SEE[{name!r}] names no chapter-7 label: {see}"
         for label in labels:
             assert f"({label})=" in chapter, f"SEE[{name!r}] points to ({label}), which chapter 7 does not define"
+        for number, title in re.findall(r"(7\.\d) '([^']+)'", see):  # the section's heading, as the page has it
+            assert f"## {number} {title}" in chapter.replace("\\n", "\n"), f"SEE[{name!r}]: no section {number} {title!r}"
+    title = re.search(r"Chapter 7 \(([^)]+)\)", doctor.SEE["healthy"]).group(1)
+    assert f"# 7. {title}" in chapter, f"chapter 7's title is not {title!r}"
 
 
 # Chapter 7 pairs each failure recipe with a "fixed twin" that changes one setting; the twins must be

@@ -32,7 +32,7 @@ OSCILLATION_SWINGS = 3  # ... and it must cross its trend line this often: a swi
 HEALTHY_BAND = (0.2, 0.8)  # D(x) and D(G(z)) both inside: D is neither fooled nor sure
 GOOD_MODE_SHARE = 0.5   # 2-D toys: half the modes or more hit counts as good (with improving metrics)
 
-_CH7 = "Chapter 7 (Training pitfalls and how to fix them), section "
+_CH7 = "Chapter 7 (Training pitfalls: what the failures look like), section "
 #: Where the book explains each finding, by section number, title and MyST label.
 SEE = {
     "diverged": _CH7 + "7.7 'Divergence: NaN losses' (ch07-divergence)",
