@@ -18,27 +18,43 @@ Candidates (each a change to :func:`ganlib.core.recipes.recipe` ``("mnist", "dcg
 * ``plain``: the plain DCGAN pair the recipe grew from (a 100-number ``z``, one D per digit, no
   shifts, Adam at 1e-3 for both, 1 500 steps, no decay), as the recipe was until these additions.
 
+The ladder (``--ladder``; chapter 5 shows it) climbs from ``plain`` to ``recipe`` one addition at a
+time, each rung keeping the ones before it (:data:`LADDER`):
+
+* ``plain``, then ``+pack-z32``: D packed by two and a 32-number ``z`` (class balance);
+* ``+shift``: D's inputs shifted by up to 2 px (DiffAugment);
+* ``+refine``: G draws at 28x28 with a 3x3 convolution;
+* ``fresh`` (``+lr-decay``): D's learning rate twice G's, 3 600 steps, the last 1 400 decaying both
+  rates to a tenth: the recipe with G's step on fresh noise;
+* ``recipe`` (``+reuse``): G's step judges the D step's fakes.
+
 ::
 
     python benchmarks/mnist_recipe.py                                   # seeds 0 1 2, every candidate
     python benchmarks/mnist_recipe.py --seeds 0 --candidates recipe     # one run, ~2 min
+    python benchmarks/mnist_recipe.py --ladder --seeds 0 1 2 --save benchmarks/results/mnist_recipe_ladder.json
 
 Runs one training at a time with all of the machine's threads; ``train_s`` is the wall time of
 training (evaluation excluded). The last line is one JSON object with the mean and standard error per
-candidate and the number of seeds that met the target.
+candidate and the number of seeds that met the target. ``--save FILE`` writes that object, with every
+run's row, the command, the date, torch's version and the threads, to ``FILE`` after each seed (seed by
+seed, every candidate, so a run stopped early leaves whole seeds).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import json
+import sys
 import time
 
 import torch
 
 import ganlib
 from ganlib import metrics
+from ganlib.core.config import with_changes
 from ganlib.core.recipes import PLAIN_DCGAN, Recipe, recipe
 from toy_recipes import mean_se  # benchmarks/ is on sys.path when a script here runs
 
@@ -48,9 +64,36 @@ TARGET_CONFIDENT = 0.70
 TARGET_MIN_SHARE = 0.05
 METRICS = ("confident_fraction", "min_class_share", "fid", "train_s")
 
-#: the candidates' names: the recipe, the plain pair it grew from (ganlib.recipes.PLAIN_DCGAN), and
-#: the recipe with G's step on fresh noise
-CANDIDATES = ("recipe", "plain", "fresh")
+#: the candidates' names: the recipe, the plain pair it grew from (ganlib.recipes.PLAIN_DCGAN), the
+#: recipe with G's step on fresh noise, and the ladder's intermediate rungs
+CANDIDATES = ("recipe", "plain", "fresh", "+pack-z32", "+shift", "+refine")
+
+#: The ladder from the plain pair to the recipe, one addition (or one coherent group) a rung, each rung
+#: keeping the ones before it: ``(name, what it adds, model changes, config changes)`` on top of
+#: :data:`ganlib.recipes.PLAIN_DCGAN`. Its last two rungs are ``fresh`` and ``recipe``.
+_RECIPE = recipe("mnist", "dcgan")
+_SCHEDULE = {"num_steps": _RECIPE.config.num_steps, "lr_d": _RECIPE.config.lr_d,
+             "lr_decay_start": _RECIPE.config.lr_decay.start, "lr_decay_end": _RECIPE.config.lr_decay.end,
+             "lr_decay_factor": _RECIPE.config.lr_decay.factor}
+LADDER = (
+    ("plain", "the plain DCGAN pair", {}, {}),
+    ("+pack-z32", "D judges packs of two; a 32-number z", {"pack": 2, "latent_dim": 32}, {}),
+    ("+shift", "D sees its inputs shifted by up to 2 px", {"translate": 2}, {}),
+    ("+refine", "G draws at 28x28 with a 3x3 convolution", {"refine": True}, {}),
+    ("fresh", "lr_d = 2 lr_g; 3 600 steps, the last 1 400 decaying", {}, _SCHEDULE),
+    ("recipe", "G's step judges the D step's fakes", {}, {"reuse_fakes": True}),
+)
+
+
+def _ladder_plan(name: str) -> Recipe:
+    """The rung ``name`` of :data:`LADDER`: the plain pair with every addition up to and including it."""
+    model, config = dict(PLAIN_DCGAN.model), {}
+    for rung, _, model_changes, config_changes in LADDER:
+        model.update(model_changes)
+        config.update(config_changes)
+        if rung == name:
+            return Recipe(model, with_changes(PLAIN_DCGAN.config, **config))
+    raise ValueError(f"no rung {name!r} in the ladder")
 
 
 def run_candidate(name: str, seed: int, *, num_steps: int | None = None) -> dict:
@@ -73,8 +116,11 @@ def run_candidate(name: str, seed: int, *, num_steps: int | None = None) -> dict
     changes = {"seed": seed, "progress": False, **({} if num_steps is None else {"num_steps": num_steps})}
     if name == "plain":
         plan = Recipe(dict(PLAIN_DCGAN.model), dataclasses.replace(PLAIN_DCGAN.config, **changes))
-    else:
+    elif name in ("recipe", "fresh"):
         plan = recipe("mnist", "dcgan", **changes, **({"reuse_fakes": False} if name == "fresh" else {}))
+    else:
+        rung = _ladder_plan(name)
+        plan = Recipe(rung.model, with_changes(rung.config, **changes))
     ganlib.seed_everything(seed)  # the models' initial weights, as in the CLI
     generator, discriminator = ganlib.build_models(**plan.model)
     x, _ = ganlib.load_mnist()
@@ -92,14 +138,24 @@ def meets_target(row: dict) -> bool:
     return row["confident_fraction"] >= TARGET_CONFIDENT and row["min_class_share"] >= TARGET_MIN_SHARE
 
 
+def summarize(rows: list[dict]) -> dict:
+    """Mean and standard error of :data:`METRICS` over ``rows`` (one candidate's runs), and how many met the target."""
+    return {**{m: mean_se([r[m] for r in rows]) for m in METRICS}, "target_met": sum(meets_target(r) for r in rows),
+            "seeds": [r["seed"] for r in rows]}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default: 0 1 2)")
-    parser.add_argument("--candidates", nargs="+", choices=CANDIDATES, default=list(CANDIDATES))
+    parser.add_argument("--candidates", nargs="+", choices=CANDIDATES, default=["recipe", "plain", "fresh"])
+    parser.add_argument("--ladder", action="store_true",
+                        help="every rung of the ladder from plain to recipe, in order (instead of --candidates)")
     parser.add_argument("--steps", type=int, default=None, help="override every candidate's steps (a quick look)")
+    parser.add_argument("--save", default=None, help="write the summary and every run as JSON to this file")
     args = parser.parse_args(argv)
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps must be a positive integer, got {args.steps}")
+    names = [rung[0] for rung in LADDER] if args.ladder else args.candidates
 
     header = f"{'candidate':10} {'seed':>4} {'steps':>5} {'confident':>9} {'min_share':>9} {'fid':>7} {'train_s':>7}  target"
     print(header)
@@ -107,16 +163,26 @@ def main(argv: list[str] | None = None) -> dict:
     summary: dict = {"benchmark": "mnist_recipe", "seeds": args.seeds, "samples": SAMPLES,
                      "threads": torch.get_num_threads(), "torch": torch.__version__,
                      "target": {"confident_fraction": TARGET_CONFIDENT, "min_class_share": TARGET_MIN_SHARE}}
-    for name in args.candidates:
-        rows = []
-        for seed in args.seeds:
+    if args.save:
+        summary.update({"command": "python benchmarks/mnist_recipe.py " + " ".join(sys.argv[1:] if argv is None else argv),
+                        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                        "note": "train_s is wall time measured while other jobs shared the machine's cores: "
+                                "compare it between rows with care",
+                        "adds": {rung: adds for rung, adds, _, _ in LADDER if rung in names}})
+    runs: list[dict] = []
+    for seed in args.seeds:  # seed by seed, so that --save always holds whole seeds
+        for name in names:
             row = run_candidate(name, seed, num_steps=args.steps)
-            rows.append(row)
+            runs.append(row)
             print(f"{name:10} {seed:>4} {row['steps']:>5} {row['confident_fraction']:>9.3f} "
                   f"{row['min_class_share']:>9.3f} {row['fid']:>7.1f} {row['train_s']:>7.1f}  "
                   f"{'met' if meets_target(row) else 'missed'}", flush=True)
-        summary[name] = {**{m: mean_se([r[m] for r in rows]) for m in METRICS},
-                         "target_met": sum(meets_target(r) for r in rows)}
+        for name in names:
+            summary[name] = summarize([r for r in runs if r["candidate"] == name])
+        if args.save:
+            with open(args.save, "w", encoding="utf-8") as file:
+                json.dump({**summary, "seeds_done": sorted({r["seed"] for r in runs}), "runs": runs}, file, indent=1)
+                file.write("\n")
     print("-" * len(header))
     print(json.dumps(summary))
     return summary
