@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="every rung of the ladder from plain to recipe, in order (instead of --candidates)")
     parser.add_argument("--steps", type=int, default=None, help="override every candidate's steps (a quick look)")
     parser.add_argument("--save", default=None, help="write the summary and every run as JSON to this file")
+    parser.add_argument("--note", default="", help="with --save: a remark stored with the results (e.g. that "
+                        "other jobs shared the machine, which makes train_s rough)")
     args = parser.parse_args(argv)
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps must be a positive integer, got {args.steps}")
@@ -166,8 +168,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.save:
         summary.update({"command": "python benchmarks/mnist_recipe.py " + " ".join(sys.argv[1:] if argv is None else argv),
                         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                        "note": "train_s is wall time measured while other jobs shared the machine's cores: "
-                                "compare it between rows with care",
+                        "note": args.note,
                         "adds": {rung: adds for rung, adds, _, _ in LADDER if rung in names}})
     runs: list[dict] = []
     for seed in args.seeds:  # seed by seed, so that --save always holds whole seeds
